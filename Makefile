@@ -54,8 +54,9 @@ MANPAGES	 = $(wildcard man/*.[1-8])
 
 include libsmtpd-api/build.mk
 include $(wildcard tables/*/build.mk queues/*/build.mk filters/*/build.mk)
-include $(wildcard probe/build.mk smtpd/build.mk examples/*/build.mk)
-include $(wildcard regress/build.mk)
+include $(wildcard probe/build.mk smtpd/build.mk smtpctl/build.mk \
+	examples/*/build.mk)
+include $(wildcard regress/build.mk regress/*/build.mk)
 
 # Programs only the tests use (fake helpers and the like) go in PROGRAMS
 # too, so that "make" builds them; only HELPERS and SBIN_PROGRAMS are
@@ -106,14 +107,34 @@ test: deps
 	$(MAKE) all $(UNIT_TESTS)
 	sh regress/run.sh $(UNIT_TESTS)
 
-# Until smtpd itself lands, "make run" is the probe demo: a table-static
-# instance serving examples/aliases, driven from the terminal.
+# make run: smtpd in the foreground with examples/smtpd.conf, listening on
+# 127.0.0.1:2525 and delivering every recipient to a maildir under
+# run/maildir.  The spool lives in run/spool, unless the daemon's _smtpd
+# user could not reach it there (a tree under a private home directory),
+# in which case it goes to /var/tmp.
+RUN_DIR		 = $(CURDIR)/run
 run: deps
 	$(MAKE) all
-	@echo "smtpd-probe talking to table-static over examples/aliases."
-	@echo "Type requests such as: lookup alias root   (Ctrl-D to quit)"
-	probe/smtpd-probe table \
-	    'tables/table-static/table-static examples/aliases'
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) -s users; fi
+	@mkdir -p $(RUN_DIR)/maildir $(RUN_DIR)/libexec
+	@for h in $(HELPERS); do ln -sf $(CURDIR)/$$h $(RUN_DIR)/libexec/; done
+	@spool=$(RUN_DIR)/spool; \
+	if [ "$$(id -u)" = 0 ] && ! setpriv --reuid=_smtpd --regid=_smtpd \
+	    --clear-groups test -x $(CURDIR) 2>/dev/null; then \
+		spool=/var/tmp/smtpd-run-spool; \
+	fi; \
+	echo "smtpd on 127.0.0.1:2525, mail lands in $(RUN_DIR)/maildir/<user>/new"; \
+	echo "try: swaks --server 127.0.0.1:2525 --to alice@localhost"; \
+	SMTPD_LIBEXEC=$(RUN_DIR)/libexec exec smtpd/smtpd -d \
+	    -f examples/smtpd.conf -D run_dir=$(RUN_DIR) -D spool_dir=$$spool \
+	    -D delivery_user=$$(id -un)
+
+# The unprivileged user the daemon runs as when started as root, and the
+# empty directory its chrooted processes live in.
+users:
+	@getent passwd _smtpd >/dev/null || useradd --system --no-create-home \
+	    --home-dir /var/empty --shell /usr/sbin/nologin _smtpd
+	@install -d -m 0755 /var/empty
 
 lint-man:
 	mandoc -Tlint -Wwarning $(MANPAGES)
@@ -130,12 +151,14 @@ install: all
 		$(INSTALL) -d $(DESTDIR)$(MANDIR)/man$$s; \
 		$(INSTALL) -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
+	$(MAKE) install-smtpctl-links
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(MAKE) users; fi
 
 clean:
-	rm -f $(LIBAPI) $(PROGRAMS) $(UNIT_TESTS) \
-	    $(FLAGS_STAMP)
+	rm -f $(LIBAPI) $(PROGRAMS) $(UNIT_TESTS) $(FLAGS_STAMP) \
+	    smtpd/parse.c smtpd/parse.h
 	find . -name '*.o' -o -name '*.d' | xargs rm -f
 
-.PHONY: all deps test run install clean lint-man
+.PHONY: all deps test run users install clean lint-man
 
 -include $(shell find . -name '*.d' 2>/dev/null)

@@ -10,6 +10,29 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 work_root="$top/regress/work"
+
+# Run as root, smtpd drops to _smtpd, which must reach the tree (it
+# runs the helpers from it) and the scratch directories.  A tree under
+# a private home directory is out of its reach: in CI (a throwaway
+# machine) open the path up, elsewhere say what to do.
+if [ "$(id -u)" = 0 ]; then
+	d=$top
+	while [ "$d" != / ]; do
+		case "$(stat -c %A "$d" | cut -c10)" in
+		x|t)	;;
+		*)	if [ "${CI:-}" = true ]; then
+				echo "run.sh: chmod o+x $d so that _smtpd reaches $top"
+				chmod o+x "$d"
+			else
+				echo "run.sh: $d is not traversable by others, so" \
+				    "smtpd's _smtpd user cannot reach $top;" \
+				    "run the tests from a tree it can reach" >&2
+				exit 1
+			fi ;;
+		esac
+		d=$(dirname "$d")
+	done
+fi
 rm -rf "$work_root"
 mkdir -p "$work_root"
 

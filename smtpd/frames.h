@@ -98,7 +98,9 @@ enum smtpd_frame {
 					   counters for show stats */
 
 	/* parent <-> everyone */
-	IMSG_PARENT_SHUTDOWN = 1500,	/* P->X: exit now */
+	IMSG_PARENT_SHUTDOWN = 1500,	/* P->X: exit now
+					   C->P (smtpctl stop): the parent
+					   stops everything as on SIGTERM */
 	IMSG_PARENT_LOG_VERBOSE,	/* P->X int32 verbose
 					   C->P the same (smtpctl log
 					   verbose|brief): the parent

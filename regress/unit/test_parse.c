@@ -485,7 +485,7 @@ END_TEST
 START_TEST(test_roundtrip)
 {
 	static const char *const run[] = { "run_dir=/tmp/x-y",
-	    "examples_dir=/tmp/examples", NULL };
+	    "spool_dir=/tmp/x-y/spool", "delivery_user=bob", NULL };
 
 	assert_roundtrip(FIXTURES "valid-rich.conf", NULL);
 	assert_roundtrip(FIXTURES "valid-macros.conf", NULL);
@@ -497,22 +497,27 @@ END_TEST
 START_TEST(test_example)
 {
 	static const char *const run[] = { "run_dir=/work/run",
-	    "examples_dir=/work/examples", NULL };
+	    "spool_dir=/work/spool", "delivery_user=alice", NULL };
 	struct smtpd_config	*cfg;
 	struct config_listener	*l;
 	struct config_action	*a;
+	struct table_entry	*e;
 	char			*errors;
 
 	cfg = parse("examples/smtpd.conf", run, &errors);
 	ck_assert_msg(cfg != NULL, "%s", errors);
-	ck_assert_str_eq(cfg->spool, "/work/run/spool");
+	ck_assert_str_eq(cfg->spool, "/work/spool");
 	l = TAILQ_FIRST(&cfg->listeners);
 	ck_assert_str_eq(l->on, "127.0.0.1");
 	ck_assert_int_eq(l->port, 2525);
-	ck_assert_str_eq(table_named(cfg, "aliases")->path,
-	    "/work/examples/aliases");
 	a = config_action_find(cfg, "local_mail");
-	ck_assert_str_eq(a->maildir, "/work/run/maildir/%{rcpt.user}");
+	ck_assert_str_eq(a->maildir,
+	    "/work/run/maildir/%{rcpt.user:lowercase}");
+	/* the catch-all maps every recipient to the -D user */
+	ck_assert_ptr_nonnull(a->virtual.table);
+	e = TAILQ_FIRST(&a->virtual.table->entries);
+	ck_assert_str_eq(e->key, "@");
+	ck_assert_str_eq(e->value, "alice");
 	config_free(cfg);
 	free(errors);
 }

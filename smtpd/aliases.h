@@ -83,8 +83,13 @@ const char	*alias_kind_name(enum alias_kind);
  * to use (missing, unreadable by this process, or refused: not owned
  * by uid, group or world writable, in a group or world writable home,
  * not a regular file; reason then says why, "" when simply missing),
+ * FORWARD_UNREACHABLE when the home directory cannot be entered by
+ * this process (EACCES: a private home, such as root's, and lookup
+ * running as _smtpd; reason set): no forward, and nothing the user
+ * did wrong, so the caller logs it at debug level only,
  * -1 on a temporary failure (I/O error, too large) with reason set.
  */
+#define FORWARD_UNREACHABLE	2
 int		 forward_read(const char *home, uid_t uid, char **text,
 		    char *reason, size_t reasonsz);
 /*

@@ -70,11 +70,13 @@ regress/unit/test_smtp_session.o: CFLAGS += -I smtpd
 
 # filter chain (owned by the filter-chain work): filter_chain.c is part of
 # the daemon (network process); its unit test runs the real filter
-# programs and a deliberately slow test filter.
-PROGRAMS	+= regress/unit/helper_filter_slow
+# programs and two test filters, one slow, one breaking the protocol.
+PROGRAMS	+= regress/unit/helper_filter_slow regress/unit/helper_filter_liar
 regress/unit/helper_filter_slow: regress/unit/helper_filter_slow.o $(LIBAPI)
+regress/unit/helper_filter_liar: regress/unit/helper_filter_liar.o $(LIBAPI)
 regress/unit/test_filter_chain: smtpd/filter_chain.o smtpd/proc.o \
     $(CONFIG_OBJS) regress/unit/helper_filter_slow \
+    regress/unit/helper_filter_liar \
     filters/filter-trace/filter-trace filters/filter-reject/filter-reject \
     filters/filter-monkey/filter-monkey examples/filter-example/filter-example
 regress/unit/test_filter_chain.o: CFLAGS += -I smtpd

@@ -383,12 +383,14 @@ control_on_client_read(int fd, short events, void *arg)
 			return;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		control_client_frame(c, &imsg);
-		imsg_free(&imsg);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		log_trace(PROFILE_IMSG, "profile: control <- client: type "
-		    "%u, %.3f ms", imsg.hdr.type,
-		    (t1.tv_sec - t0.tv_sec) * 1e3 +
-		    (t1.tv_nsec - t0.tv_nsec) / 1e6);
+		/* the same form as proc.c's lines */
+		log_trace(PROFILE_IMSG, "profile: imsg: control <- client: "
+		    "%s (%u), %zu bytes, %lld us",
+		    proc_frame_name(imsg.hdr.type), imsg.hdr.type,
+		    imsg.datalen, (long long)(t1.tv_sec - t0.tv_sec) *
+		    1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+		imsg_free(&imsg);
 		if (c->closing)
 			return;
 	}
@@ -1092,12 +1094,10 @@ control_stat_frame(enum proc_id from, struct msg_reader *r)
 	free(key);
 }
 
+/* proc.c times each frame for profile imsg. */
 static void
 control_dispatch(enum proc_id from, struct imsg *imsg, struct msg_reader *r)
 {
-	struct timespec	 t0, t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STAT:
 		control_stat_frame(from, r);
@@ -1116,10 +1116,6 @@ control_dispatch(enum proc_id from, struct imsg *imsg, struct msg_reader *r)
 		close(imsg->fd);
 		imsg->fd = -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	log_trace(PROFILE_IMSG, "profile: control <- %s: type %u, %.3f ms",
-	    proc_name(from), imsg->hdr.type,
-	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
 }
 
 /* Ids: MSG_UINT64 as frames.h says, MSG_ID accepted as well. */

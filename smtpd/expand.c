@@ -888,9 +888,15 @@ user_forward(struct expansion *x, struct node *n)
 		expand_tempfail(x);
 		return 0;
 	}
+	if (r == FORWARD_UNREACHABLE) {
+		/* Every delivery to root would say it: not a warning. */
+		log_debug("%016" PRIx64 " lookup: .forward of %s not "
+		    "reachable: %s", x->sid, n->text, why);
+		return final_mailbox(x, n);
+	}
 	if (r == 0) {
 		if (why[0] != '\0')
-			log_info("%016" PRIx64 " lookup: .forward of %s "
+			log_warnx("%016" PRIx64 " lookup: .forward of %s "
 			    "ignored: %s", x->sid, n->text, why);
 		return final_mailbox(x, n);
 	}

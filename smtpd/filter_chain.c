@@ -101,10 +101,10 @@ struct filter_session {
 	struct filter_reply	 decision;
 	struct event		*ev_decide;
 
-	/* waiting for a filter that is (re)starting */
+	/* waiting for a filter that is (re)starting: READY, or down
+	 * (imsgproc's handshake deadline) */
 	struct filter_proc	*parked;
 	TAILQ_ENTRY(filter_session) park_entry;
-	struct event		*ev_park;
 
 	/* transaction and message */
 	int			 tx_open;
@@ -146,11 +146,11 @@ static void	 decide(struct filter_session *, const struct filter_reply *);
 static void	 decide_fire(evutil_socket_t, short, void *);
 static void	 park(struct filter_session *, struct filter_proc *);
 static void	 unpark(struct filter_session *);
-static void	 park_timeout(evutil_socket_t, short, void *);
 static void	 broadcast(struct filter_session *, uint32_t,
 		    const struct msg *);
 static void	 data_begin(struct filter_session *);
 static void	 data_reset(struct filter_session *);
+static void	 data_stop(struct filter_session *);
 static void	 data_fail(struct filter_session *, struct stage *,
 		    const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
@@ -314,18 +314,16 @@ proc_on_ready(struct imsgproc *p, uint64_t caps, const char *hname,
 /*
  * The helper lost every session it knew: a new generation.  Requests
  * that were out fail on their own (IMSGPROC_DOWN); sessions waiting for
- * READY keep waiting for the restart, unless there will be none.
+ * READY fail too: a filter that dies before it is ready may do so again
+ * and again, and no client should wait on that.
  */
 static void
 proc_on_down(struct imsgproc *p, const char *why, void *arg)
 {
 	struct filter_proc	*fp = arg;
 	struct filter_session	*fs;
-	enum imsgproc_state	 state = imsgproc_state(p);
 
 	fp->gen++;
-	if (state != IMSGPROC_FAILED && state != IMSGPROC_STOPPED)
-		return;
 	while ((fs = TAILQ_FIRST(&fp->waiting)) != NULL) {
 		unpark(fs);
 		query_failed(fs, &fs->stages[fs->qstage], "%s", why);
@@ -421,7 +419,6 @@ filter_session_open(const struct config_filter *f, uint64_t sid,
 	}
 	msg_init(&fs->qbody);
 	if ((fs->ev_decide = evtimer_new(fc_base, decide_fire, fs)) == NULL ||
-	    (fs->ev_park = evtimer_new(fc_base, park_timeout, fs)) == NULL ||
 	    (fs->ev_flush = evtimer_new(fc_base, flush_fire, fs)) == NULL)
 		fatalx("filter_session_open: evtimer_new");
 	if (RB_INSERT(filter_session_tree, &fc_sessions, fs) != NULL)
@@ -448,7 +445,6 @@ filter_session_close(struct filter_session *fs)
 
 	RB_REMOVE(filter_session_tree, &fc_sessions, fs);
 	event_free(fs->ev_decide);
-	event_free(fs->ev_park);
 	event_free(fs->ev_flush);
 	msg_free(&fs->qbody);
 	free(fs->stages);
@@ -620,8 +616,7 @@ query_step(struct filter_session *fs)
 				st->gen = fp->gen;
 				break;
 			case IMSGPROC_STARTING:
-			case IMSGPROC_BACKOFF:
-				park(fs, fp);
+				park(fs, fp);	/* at start-up, or restarted */
 				return;
 			default:
 				query_failed(fs, st, "not running");
@@ -724,7 +719,6 @@ query_reply(struct imsgproc *p, int result, struct imsg *imsg,
 		/* Every DATAOUT of the message came before this reply. */
 		expected = st->dataline ? st->lines_out : st->lines_in;
 		if (rep.status == FILTER_ACCEPT && rep.lines_out != expected) {
-			fs->data_failed = 1;
 			query_failed(fs, st, "returned %u lines, sent %u",
 			    expected, rep.lines_out);
 			return;
@@ -760,7 +754,7 @@ query_failed(struct filter_session *fs, struct stage *st, const char *fmt,
 		    "%u %s", fs->sid, stage_name(st), why,
 		    filter_frame_name(fs->qtype), rep.code, rep.enhanced);
 	if (fs->qtype == IMSG_FILTER_EOM)
-		fs->data_failed = 1;
+		data_stop(fs);
 	decide(fs, &rep);
 }
 
@@ -775,7 +769,7 @@ query_lost(struct filter_session *fs, struct stage *st)
 	    "began, at %s, answering %u %s", fs->sid, stage_name(st),
 	    filter_frame_name(fs->qtype), rep.code, rep.enhanced);
 	if (fs->qtype == IMSG_FILTER_EOM)
-		fs->data_failed = 1;
+		data_stop(fs);
 	decide(fs, &rep);
 }
 
@@ -819,13 +813,8 @@ decide_fire(evutil_socket_t fd, short events, void *arg)
 static void
 park(struct filter_session *fs, struct filter_proc *fp)
 {
-	struct timeval	 tv;
-
 	fs->parked = fp;
 	TAILQ_INSERT_TAIL(&fp->waiting, fs, park_entry);
-	tv.tv_sec = fp->timeout_ms / 1000;
-	tv.tv_usec = (fp->timeout_ms % 1000) * 1000;
-	evtimer_add(fs->ev_park, &tv);
 }
 
 static void
@@ -835,16 +824,6 @@ unpark(struct filter_session *fs)
 		return;
 	TAILQ_REMOVE(&fs->parked->waiting, fs, park_entry);
 	fs->parked = NULL;
-	evtimer_del(fs->ev_park);
-}
-
-static void
-park_timeout(evutil_socket_t fd, short events, void *arg)
-{
-	struct filter_session	*fs = arg;
-
-	unpark(fs);
-	query_failed(fs, &fs->stages[fs->qstage], "not ready in time");
 }
 
 /* ------------------------------------------------------------------ */
@@ -951,30 +930,18 @@ static void
 data_reset(struct filter_session *fs)
 {
 	struct stage	*st;
-	struct line	*l;
 	size_t		 i;
-	int		 j;
 
+	data_stop(fs);
 	for (i = 0; i < fs->nstages; i++) {
 		st = &fs->stages[i];
-		for (j = 0; j < st->inflight; j++)
-			req_cancel(st->batch[j]);
-		st->inflight = 0;
-		while ((l = TAILQ_FIRST(&st->queue)) != NULL) {
-			TAILQ_REMOVE(&st->queue, l, entry);
-			free(l);
-		}
-		st->qbytes = 0;
 		st->dataline = 0;
 		st->lines_in = st->lines_out = 0;
 		st->bytes_in = 0;
 		st->eom_done = 0;
 	}
-	evtimer_del(fs->ev_flush);
 	fs->in_data = 0;
 	fs->data_failed = 0;
-	fs->backlog = 0;
-	backlog_check(fs);
 }
 
 /*
@@ -985,12 +952,8 @@ data_reset(struct filter_session *fs)
 static void
 data_fail(struct filter_session *fs, struct stage *st, const char *fmt, ...)
 {
-	struct stage	*s;
-	struct line	*l;
 	va_list		 ap;
 	char		 why[512];
-	size_t		 i;
-	int		 j;
 
 	if (fs->data_failed)
 		return;
@@ -1000,23 +963,35 @@ data_fail(struct filter_session *fs, struct stage *st, const char *fmt, ...)
 	log_warnx("%016" PRIx64 " filter %s: %s during the message, which "
 	    "will be refused 451 4.3.0", fs->sid, st != NULL ?
 	    stage_name(st) : fs->conf->name, why);
+	data_stop(fs);
+	if (fs->qtype == IMSG_FILTER_EOM && !fs->decided)
+		query_failed(fs, NULL, "message failed");
+}
+
+/* Nothing more of the message moves: in flight or queued, dropped. */
+static void
+data_stop(struct filter_session *fs)
+{
+	struct stage	*st;
+	struct line	*l;
+	size_t		 i;
+	int		 j;
+
 	fs->data_failed = 1;
 	for (i = 0; i < fs->nstages; i++) {
-		s = &fs->stages[i];
-		for (j = 0; j < s->inflight; j++)
-			req_cancel(s->batch[j]);
-		s->inflight = 0;
-		while ((l = TAILQ_FIRST(&s->queue)) != NULL) {
-			TAILQ_REMOVE(&s->queue, l, entry);
+		st = &fs->stages[i];
+		for (j = 0; j < st->inflight; j++)
+			req_cancel(st->batch[j]);
+		st->inflight = 0;
+		while ((l = TAILQ_FIRST(&st->queue)) != NULL) {
+			TAILQ_REMOVE(&st->queue, l, entry);
 			free(l);
 		}
-		s->qbytes = 0;
+		st->qbytes = 0;
 	}
 	evtimer_del(fs->ev_flush);
 	fs->backlog = 0;
 	backlog_check(fs);
-	if (fs->qtype == IMSG_FILTER_EOM && !fs->decided)
-		query_failed(fs, NULL, "message failed");
 }
 
 /* A line for stage i, passed on at once by stages without the hook. */
@@ -1116,27 +1091,35 @@ batch_ack(struct imsgproc *p, int result, struct imsg *imsg,
 	uint32_t		 n, lines = req->lines;
 	size_t			 i = req->stage;
 	char			 err[256];
+	int			 k;
 
 	if (fs == NULL) {
 		free(req);
 		return;
 	}
 	st = &fs->stages[i];
-	/* Acknowledgements come in order; the oldest batch is this one. */
-	if (st->inflight == 0 || st->batch[0] != req) {
-		free(req);
-		data_fail(fs, st, "batch acknowledged out of order");
+	/* Out of the window, wherever it is (timeouts come in any order). */
+	for (k = 0; k < st->inflight && st->batch[k] != req; k++)
+		;
+	free(req);
+	if (k == st->inflight) {
+		data_fail(fs, st, "unknown batch acknowledged");
 		return;
 	}
-	free(req);
 	st->inflight--;
-	memmove(st->batch, st->batch + 1, st->inflight * sizeof(st->batch[0]));
+	memmove(st->batch + k, st->batch + k + 1,
+	    (st->inflight - k) * sizeof(st->batch[0]));
 	if (result != IMSGPROC_REPLY) {
 		data_fail(fs, st, "%s", imsgproc_result_name(result));
 		return;
 	}
 	if (filter_proto_ack_decode(r, &n, err, sizeof(err)) == -1) {
 		data_fail(fs, st, "malformed acknowledgement: %s", err);
+		return;
+	}
+	/* A filter answers its batches in order: this was the oldest. */
+	if (k != 0) {
+		data_fail(fs, st, "batch acknowledged out of order");
 		return;
 	}
 	if (n != lines) {
@@ -1164,10 +1147,14 @@ static void
 backlog_check(struct filter_session *fs)
 {
 	if (!fs->backlog_high && fs->backlog > FILTER_BACKLOG_HIGH) {
+		log_trace(TRACE_FILTERS, "%016" PRIx64 " filter: %zu bytes "
+		    "waiting in the chain, pausing", fs->sid, fs->backlog);
 		fs->backlog_high = 1;
 		if (fs->cb.backlog != NULL)
 			fs->cb.backlog(fs->arg, 1);
 	} else if (fs->backlog_high && fs->backlog < FILTER_BACKLOG_LOW) {
+		log_trace(TRACE_FILTERS, "%016" PRIx64 " filter: %zu bytes "
+		    "waiting in the chain, resuming", fs->sid, fs->backlog);
 		fs->backlog_high = 0;
 		if (fs->cb.backlog != NULL)
 			fs->cb.backlog(fs->arg, 0);

@@ -25,9 +25,11 @@
  *	connect, helo		421 4.7.0, status FILTER_DISCONNECT
  *	mail, rcpt, data	451 4.7.1, status FILTER_TEMPFAIL
  *	data lines, data_end	451 4.3.0, status FILTER_TEMPFAIL
- * and one log line naming the filter and the exchange.  A filter that
- * was restarted since this session's CONNECT has lost the session: the
- * next query of that session gets 421 4.7.0 (FILTER_DISCONNECT).
+ * and one log line naming the filter and the exchange; a reply that
+ * comes after the deadline is ignored.  A filter that was restarted
+ * since it first saw this session has lost the session: the next query
+ * of that session gets 421 4.7.0 (FILTER_DISCONNECT), at the end of a
+ * message too.  Other sessions are not affected.
  *
  * What the session does with a decision (struct filter_reply):
  *	FILTER_ACCEPT		go on (code 0, no text)
@@ -35,6 +37,8 @@
  *	FILTER_TEMPFAIL		reply it (4xx); at data_end: roll back
  *	FILTER_DISCONNECT	reply it (4xx or 5xx), then close the
  *				session (roll back an open transaction)
+ * A refusal at connect is given instead of the banner, and the session
+ * closes whatever the status.
  */
 #ifndef SMTPD_FILTER_CHAIN_H
 #define SMTPD_FILTER_CHAIN_H
@@ -58,8 +62,10 @@ struct filter_session;
  * bare name is looked up in the helpers directory, a path is kept; a
  * parameter so that this file does not need proc.c).  0, or -1 after a
  * log line (a program that cannot be started: a start-up error).
- * Sessions may open at once: a query waits (up to the filter's
- * timeout) for a filter that is still starting or restarting.
+ * Sessions may open at once: a query waits for a filter that is
+ * starting until it is ready or fails its handshake (imsgproc's
+ * deadline, 10 s); one that is down waiting for its restart (back-off)
+ * fails the query at once.
  */
 int		 filter_chain_init(struct event_base *,
 		    const struct smtpd_config *conf,
@@ -85,6 +91,8 @@ struct filter_session_cb {
 	 * this session pass FILTER_BACKLOG_HIGH bytes (stop reading the
 	 * client), 0 when they fall back under FILTER_BACKLOG_LOW (read
 	 * again).  May be NULL: then poll filter_session_backlog().
+	 * "low" may also come from inside filter_tx_commit/_rollback,
+	 * _reset and _session_close, which drop what is buffered.
 	 */
 	void	(*backlog)(void *arg, int high);
 };

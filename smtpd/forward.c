@@ -4,8 +4,11 @@
  *
  * The lookup process reads them itself, and it runs as the
  * unprivileged _smtpd user when smtpd was started as root: a
- * ~/.forward is used only when that user can read it (a home
- * directory closed to others means no forwarding, with a log line).
+ * ~/.forward is used only when that user can read it.  A home
+ * directory closed to others (root's, typically) means no forwarding
+ * and is told apart (FORWARD_UNREACHABLE), since it happens on every
+ * delivery to that user: only a .forward that is there but refused
+ * deserves a warning.
  * The checks are made on the opened descriptor, so that the file
  * checked is the file read: a .forward is refused unless it is a
  * regular file owned by the user, not writable by group or others, in
@@ -33,7 +36,7 @@ forward_read(const char *home, uid_t uid, char **text, char *reason,
 {
 	struct stat	 sb;
 	char		 path[ENVELOPE_PATH_MAX + 16];
-	int		 fd, r;
+	int		 fd, r, saved_errno;
 
 	*text = NULL;
 	reason[0] = '\0';
@@ -47,7 +50,7 @@ forward_read(const char *home, uid_t uid, char **text, char *reason,
 		if (errno == EACCES) {
 			snprintf(reason, reasonsz, "%s: %s", home,
 			    strerror(errno));
-			return 0;
+			return FORWARD_UNREACHABLE;
 		}
 		snprintf(reason, reasonsz, "%s: %s", home, strerror(errno));
 		return -1;
@@ -67,8 +70,13 @@ forward_read(const char *home, uid_t uid, char **text, char *reason,
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		if (errno == EACCES || errno == ELOOP) {
+			saved_errno = errno;
 			snprintf(reason, reasonsz, "%s: %s", path,
-			    strerror(errno));
+			    strerror(saved_errno));
+			/* The home closed to us, or the file in it? */
+			if (saved_errno == EACCES && faccessat(AT_FDCWD, home,
+			    X_OK, AT_EACCESS) == -1 && errno == EACCES)
+				return FORWARD_UNREACHABLE;
 			return 0;
 		}
 		snprintf(reason, reasonsz, "%s: %s", path, strerror(errno));

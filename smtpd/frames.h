@@ -36,7 +36,15 @@ enum smtpd_frame {
 					   rcpt, helo, hostname, ss, tag,
 					   flags, smtpname), string
 					   listener tag, int32 local
-					   (client is local/socket) */
+					   (client is local/socket).
+					   Q->L too, to route a bounce
+					   (queue_bounce.c): sid with the
+					   top bit set, sender <>, rcpt
+					   the original sender, flags
+					   EF_INTERNAL|EF_BOUNCE, tag "",
+					   local 1; lookup answers the
+					   queue with the two frames
+					   below, as it does network */
 	IMSG_LOOKUP_RCPT_ENVELOPE,	/* L->N sid, env (final, type D_MDA,
 					   dispatcher, dest, mda_*) */
 	IMSG_LOOKUP_RCPT_DONE,		/* L->N sid, result, uint32 code,

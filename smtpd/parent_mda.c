@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "smtpd-api.h"
+#include "config.h"
 #include "delivery.h"
 #include "envelope.h"
 #include "frames.h"
@@ -80,6 +81,9 @@ parent_mda_init(void)
 	const char	*errstr;
 	long long	 v;
 
+	/* EXTENSION and LOCAL of mda commands split at the configured one */
+	if (smtpd_env.conf != NULL)
+		delivery_sub_addr_delim = smtpd_env.conf->sub_addr_delim;
 	if ((s = getenv("SMTPD_MDA_TIMEOUT")) == NULL || *s == '\0')
 		return;
 	v = strtonum(s, 1, 24 * 3600, &errstr);

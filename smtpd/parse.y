@@ -414,6 +414,8 @@ listen_option	: PORT STRING			{ listener_port(&@1, $2); }
 				free($2);
 		}
 		| HOSTNAMES tableref		{
+			/* the banner per local address: not done yet */
+			unsupported(&@1, "hostnames");
 			if (listener_once(L_HOSTNAMES, "hostnames", &@1))
 				tableref_set(&ps.listener->hostnames, $2,
 				    K_ADDRNAME, 0);
@@ -431,6 +433,8 @@ listen_option	: PORT STRING			{ listener_port(&@1, $2); }
 				ps.listener->mask_src = 1;
 		}
 		| SENDERS tableref		{
+			/* checks the authenticated user: AUTH comes later */
+			perr(&@1, "senders is not supported yet (needs auth)");
 			if (listener_once(L_SENDERS, "senders", &@1))
 				tableref_set(&ps.listener->senders, $2,
 				    K_MAILADDRMAP, 0);
@@ -438,6 +442,7 @@ listen_option	: PORT STRING			{ listener_port(&@1, $2); }
 				tableref_free($2);
 		}
 		| SENDERS tableref MASQUERADE	{
+			perr(&@1, "senders is not supported yet (needs auth)");
 			if (listener_once(L_SENDERS, "senders", &@1)) {
 				tableref_set(&ps.listener->senders, $2,
 				    K_MAILADDRMAP, 0);

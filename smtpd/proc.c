@@ -21,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "smtpd-api.h"
+#include "control.h"
 #include "frames.h"
 #include "proc.h"
 
@@ -357,8 +359,9 @@ proc_on_read(int fd, short events, void *arg)
 	enum proc_id		 id = (enum proc_id)(p - peers);
 	struct imsg		 imsg;
 	struct msg_reader	 reader;
+	struct timespec		 t0, t1;
 	ssize_t			 n;
-	int			 r;
+	int			 r, profiling;
 
 	n = imsgbuf_read(p->ibuf);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -382,14 +385,74 @@ proc_on_read(int fd, short events, void *arg)
 		log_trace(TRACE_IMSG, "imsg: %s <- %s: type %u, %zu bytes%s",
 		    proc_name(proc_self), proc_name(id), imsg.hdr.type,
 		    imsg.datalen, imsg.fd != -1 ? ", fd" : "");
+		/* Only while profiling: no clock reads otherwise. */
+		profiling = (log_gettrace() & PROFILE_IMSG) != 0;
+		if (profiling)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 		msg_reader_init(&reader, imsg.data, imsg.datalen);
 		if (!proc_builtin(id, &imsg, &reader))
 			dispatch_cb(id, &imsg, &reader);
+		if (profiling) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			log_trace(PROFILE_IMSG, "profile: imsg: %s <- %s: %s "
+			    "(%u), %zu bytes, %lld us", proc_name(proc_self),
+			    proc_name(id), proc_frame_name(imsg.hdr.type),
+			    imsg.hdr.type, imsg.datalen,
+			    (long long)(t1.tv_sec - t0.tv_sec) * 1000000 +
+			    (t1.tv_nsec - t0.tv_nsec) / 1000);
+		}
 		imsg_free(&imsg);
 		/* dispatch may have dropped the channel (parent) */
 		if (p->ibuf == NULL)
 			return;
 	}
+}
+
+/* For the profile lines; a frame added since is shown as "frame". */
+const char *
+proc_frame_name(uint32_t type)
+{
+	static const struct {
+		uint32_t	 type;
+		const char	*name;
+	} names[] = {
+		{ IMSG_RECV_CREATE, "RECV_CREATE" },
+		{ IMSG_RECV_SUBMIT, "RECV_SUBMIT" },
+		{ IMSG_RECV_COMMIT, "RECV_COMMIT" },
+		{ IMSG_RECV_ROLLBACK, "RECV_ROLLBACK" },
+		{ IMSG_LOOKUP_RCPT, "LOOKUP_RCPT" },
+		{ IMSG_LOOKUP_RCPT_ENVELOPE, "LOOKUP_RCPT_ENVELOPE" },
+		{ IMSG_LOOKUP_RCPT_DONE, "LOOKUP_RCPT_DONE" },
+		{ IMSG_LOOKUP_RDNS, "LOOKUP_RDNS" },
+		{ IMSG_LOOKUP_UPDATE_TABLE, "LOOKUP_UPDATE_TABLE" },
+		{ IMSG_SCHED_ENVELOPE, "SCHED_ENVELOPE" },
+		{ IMSG_SCHED_COMMIT, "SCHED_COMMIT" },
+		{ IMSG_SCHED_ROLLBACK, "SCHED_ROLLBACK" },
+		{ IMSG_SCHED_DELIVER, "SCHED_DELIVER" },
+		{ IMSG_SCHED_EXPIRE, "SCHED_EXPIRE" },
+		{ IMSG_SCHED_DELIVERED, "SCHED_DELIVERED" },
+		{ IMSG_SCHED_TEMPFAIL, "SCHED_TEMPFAIL" },
+		{ IMSG_SCHED_PERMFAIL, "SCHED_PERMFAIL" },
+		{ IMSG_SCHED_REMOVED, "SCHED_REMOVED" },
+		{ IMSG_SCHED_LIST, "SCHED_LIST" },
+		{ IMSG_MDA_DELIVER, "MDA_DELIVER" },
+		{ IMSG_MDA_FORK, "MDA_FORK" },
+		{ IMSG_MDA_DONE, "MDA_DONE" },
+		{ IMSG_MDA_RESULT, "MDA_RESULT" },
+		{ IMSG_CTL_REQUEST, "CTL_REQUEST" },
+		{ IMSG_CTL_REPLY, "CTL_REPLY" },
+		{ IMSG_CTL_SMTP_SESSION, "CTL_SMTP_SESSION" },
+		{ IMSG_CTL_STAT, "CTL_STAT" },
+		{ IMSG_PARENT_SHUTDOWN, "PARENT_SHUTDOWN" },
+		{ IMSG_PARENT_LOG_VERBOSE, "PARENT_LOG_VERBOSE" },
+		{ IMSG_PARENT_TRACE, "PARENT_TRACE" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].type == type)
+			return names[i].name;
+	return "frame";
 }
 
 /*

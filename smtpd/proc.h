@@ -90,6 +90,8 @@ void		 proc_init(enum proc_id self);
 void		 proc_send(enum proc_id to, uint32_t type,
 		    const struct msg *body, int fd);
 const char	*proc_name(enum proc_id);
+/* "RECV_CREATE" for IMSG_RECV_CREATE ...; "frame" for an unknown type. */
+const char	*proc_frame_name(uint32_t type);
 /*
  * Privilege drop for the unprivileged processes; chroot if dir.  Call
  * it in each *_main once the privileged set-up is done (control binds

@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "smtpd-api.h"
 #include "config.h"
+#include "control.h"
 #include "envelope.h"
 #include "frames.h"
 #include "proc.h"
@@ -37,12 +39,29 @@ struct pending_delete {
 };
 TAILQ_HEAD(pending_deletes, pending_delete);
 
+/*
+ * A backend request timed for profile queue: the caller's callback
+ * and argument, and the ids it works for, for the log line.
+ */
+struct backend_timing {
+	imsgproc_reply_cb	 cb;
+	void			*arg;
+	uint32_t		 type;
+	int			 idtype;	/* MSG_UINT32 msgid, MSG_ID
+						   evpid (cursor: walk), 0 */
+	uint64_t		 id;
+	struct timespec		 start;
+};
+
 static void	 queue_dispatch(enum proc_id, struct imsg *,
 		    struct msg_reader *);
 static void	 queue_backend_start(void);
 static void	 queue_on_ready(struct imsgproc *, uint64_t, const char *,
 		    void *);
 static void	 queue_on_down(struct imsgproc *, const char *, void *);
+static void	 backend_timed_ids(struct backend_timing *, const struct msg *);
+static void	 backend_timed_cb(struct imsgproc *, int, struct imsg *,
+		    struct msg_reader *, void *);
 
 static void	 walk_next(void);
 static void	 walk_cb(struct imsgproc *, int, struct imsg *,
@@ -149,7 +168,94 @@ uint64_t
 queue_backend_request(uint32_t type, const struct msg *body, int fd,
     imsgproc_reply_cb cb, void *arg)
 {
-	return imsgproc_request(backend, type, body, fd, 0, cb, arg);
+	struct backend_timing	*t;
+
+	if ((log_gettrace() & PROFILE_QUEUE) == 0)
+		return imsgproc_request(backend, type, body, fd, 0, cb, arg);
+	/* profile queue: from send to answer, through a wrapper */
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("queue: calloc");
+	t->cb = cb;
+	t->arg = arg;
+	t->type = type;
+	backend_timed_ids(t, body);
+	clock_gettime(CLOCK_MONOTONIC, &t->start);
+	return imsgproc_request(backend, type, body, fd, 0, backend_timed_cb,
+	    t);
+}
+
+/* The first field of every request but create and stats names an id. */
+static void
+backend_timed_ids(struct backend_timing *t, const struct msg *body)
+{
+	struct msg_reader	 r;
+	uint32_t		 msgid;
+
+	if (body == NULL)
+		return;
+	msg_reader_init(&r, body->buf, body->len);
+	switch (msg_peek_type(&r)) {
+	case MSG_UINT32:
+		if (msg_get_uint32(&r, &msgid) == 0) {
+			t->idtype = MSG_UINT32;
+			t->id = msgid;
+		}
+		break;
+	case MSG_ID:
+		if (msg_get_id(&r, &t->id) == 0)
+			t->idtype = MSG_ID;
+		break;
+	}
+}
+
+/*
+ * Log the request's time, then hand the answer over untouched: the ids
+ * a create answers are read from a copy of the reader.
+ */
+static void
+backend_timed_cb(struct imsgproc *p, int result, struct imsg *imsg,
+    struct msg_reader *r, void *arg)
+{
+	struct backend_timing	*t = arg;
+	struct msg_reader	 copy;
+	struct timespec		 now;
+	char			 ids[40];
+	long long		 us;
+	int32_t			 v;
+	uint32_t		 msgid;
+	uint64_t		 evpid;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (long long)(now.tv_sec - t->start.tv_sec) * 1000000 +
+	    (now.tv_nsec - t->start.tv_nsec) / 1000;
+	if (result == IMSGPROC_REPLY && r != NULL) {
+		copy = *r;
+		if (msg_get_int32(&copy, &v) == 0 && v == 1) {
+			if (t->type == IMSG_QUEUE_MESSAGE_CREATE &&
+			    msg_get_uint32(&copy, &msgid) == 0) {
+				t->idtype = MSG_UINT32;
+				t->id = msgid;
+			} else if (t->type == IMSG_QUEUE_ENVELOPE_CREATE &&
+			    msg_get_id(&copy, &evpid) == 0) {
+				t->idtype = MSG_ID;
+				t->id = evpid;
+			}
+		}
+	}
+	if (t->idtype == MSG_UINT32)
+		snprintf(ids, sizeof(ids), "msgid=%08" PRIx32,
+		    (uint32_t)t->id);
+	else if (t->idtype == MSG_ID)
+		snprintf(ids, sizeof(ids), "%s=%016" PRIx64,
+		    t->type == IMSG_QUEUE_WALK ? "cursor" : "evpid", t->id);
+	else
+		strlcpy(ids, "-", sizeof(ids));
+	log_trace(PROFILE_QUEUE, "profile: queue: %s %s, %lld us%s%s",
+	    queue_frame_name(t->type), ids, us,
+	    result == IMSGPROC_REPLY ? "" : ", ",
+	    result == IMSGPROC_REPLY ? "" : imsgproc_result_name(result));
+	t->cb(p, result, imsg, r, t->arg);
+	free(t);
 }
 
 int

@@ -79,11 +79,7 @@ smtp_init(void)
 			    cl->where.file, cl->where.line, cl->on,
 			    cl->hostname != NULL ? cl->hostname :
 			    smtpd_env.hostname);
-		if (cl->filter != NULL)
-			log_warnx("%s:%d: listen on %s: filters are not "
-			    "supported yet: filter %s is not run",
-			    cl->where.file, cl->where.line, cl->on,
-			    cl->filter->name);
+		/* filters: see filter_chain.c, started by network_main */
 		if (cl->kind == LISTEN_SOCKET) {
 			local_listener.conf = cl;
 			if (cl->hostname != NULL)

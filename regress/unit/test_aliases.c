@@ -4,8 +4,10 @@
  */
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <check.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +286,66 @@ START_TEST(test_forward_read)
 }
 END_TEST
 
+/*
+ * forward_read(home) in a child that is neither root nor the owner of
+ * the test files (root drops to uid 65534, like lookup to _smtpd):
+ * its result, or -9 when the reason does not hold `expect'.
+ */
+static int
+forward_read_as_other(const char *home, const char *expect)
+{
+	char	*text, why[512];
+	pid_t	 pid;
+	int	 r, status;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		if (getuid() == 0 && (setgroups(0, NULL) == -1 ||
+		    setresgid(65534, 65534, 65534) == -1 ||
+		    setresuid(65534, 65534, 65534) == -1))
+			_exit(99);
+		r = forward_read(home, getuid(), &text, why, sizeof(why));
+		if (strstr(why, expect) == NULL) {
+			fprintf(stderr, "reason: %s\n", why);
+			_exit(1);
+		}
+		_exit(r + 10);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_ne(WEXITSTATUS(status), 99);
+	return WEXITSTATUS(status) == 1 ? -9 : WEXITSTATUS(status) - 10;
+}
+
+/*
+ * A home lookup cannot enter (root's, for _smtpd) is told apart from a
+ * .forward that is there but cannot be read: the first is logged at
+ * debug level only, on every delivery.
+ */
+START_TEST(test_forward_unreachable)
+{
+	char	 path[128], sub[128];
+
+	write_forward("x\n", 0644);
+	ck_assert_int_eq(chmod(dir, 0), 0);
+	ck_assert_int_eq(forward_read_as_other(dir, "Permission denied"),
+	    FORWARD_UNREACHABLE);
+	/* A directory above the home closed: the same. */
+	snprintf(sub, sizeof(sub), "%s/home", dir);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(mkdir(sub, 0755), 0);
+	ck_assert_int_eq(chmod(dir, 0), 0);
+	ck_assert_int_eq(forward_read_as_other(sub, "Permission denied"),
+	    FORWARD_UNREACHABLE);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+
+	/* The home open, the file in it unreadable: refused, warned. */
+	snprintf(path, sizeof(path), "%s/.forward", dir);
+	ck_assert_int_eq(chmod(path, 0), 0);
+	ck_assert_int_eq(forward_read_as_other(dir, "Permission denied"), 0);
+}
+END_TEST
+
 START_TEST(test_forward_not_regular)
 {
 	char	 path[128], *text, why[512];
@@ -343,6 +405,7 @@ aliases_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tf, fwd_setup, fwd_teardown);
 	tcase_add_test(tf, test_forward_read);
+	tcase_add_test(tf, test_forward_unreachable);
 	tcase_add_test(tf, test_forward_not_regular);
 	tcase_add_test(tf, test_forward_too_large);
 	tcase_add_test(tf, test_include_read);

@@ -355,6 +355,7 @@ pid_gone(pid_t pid)
 #define MONKEY	"%T/filters/filter-monkey/filter-monkey"
 #define EXAMPLE	"%T/examples/filter-example/filter-example"
 #define SLOW	"%T/regress/unit/helper_filter_slow"
+#define LIAR	"%T/regress/unit/helper_filter_liar"
 
 START_TEST(test_chain_order)
 {
@@ -593,14 +594,56 @@ START_TEST(test_relative_name)
 }
 END_TEST
 
+/* The driver checks what a filter says against what it did. */
+START_TEST(test_protocol_checks)
+{
+	struct client		 c = { 0 };
+	struct config_listener	*l;
+	const char		*lines[] = { "one", "two", "three" };
+	size_t			 i;
+	int			 n = 0;
+
+	start("filter count proc-exec \"" LIAR " count\"\n"
+	    "filter ack proc-exec \"" LIAR " ack\"\n"
+	    "filter dataout proc-exec \"" LIAR " dataout\"\n"
+	    "filter malformed proc-exec \"" LIAR " malformed\"\n"
+	    "listen on 127.0.0.1 port 1 filter count\n"
+	    "listen on 127.0.0.1 port 2 filter ack\n"
+	    "listen on 127.0.0.1 port 3 filter dataout\n"
+	    "listen on 127.0.0.1 port 4 filter malformed\n");
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		client_open(&c, l->filter);
+		if (n++ == 3) {
+			/* A reply that does not decode: a failed filter. */
+			ck_accept(q_connect(&c, "192.0.2.1", ""));
+			ck_reply(q_mail(&c, 1, "a", "example.org"),
+			    FILTER_TEMPFAIL, 451, "4.7.1");
+			client_close(&c);
+			break;
+		}
+		client_up_to_data(&c, 1);
+		for (i = 0; i < 3; i++)
+			send_line(c.fs, lines[i]);
+		/* count: one line more than it sent; ack: a batch not all
+		 * taken; dataout: lines for a session it does not know. */
+		ck_reply(q_eom(&c), FILTER_TEMPFAIL, 451, "4.3.0");
+		if (n == 3)
+			ck_assert_uint_eq(c.nout, 0);
+		filter_tx_rollback(c.fs);
+		client_close(&c);
+	}
+	ck_assert_int_eq(n, 4);
+}
+END_TEST
+
 /* Late decisions (a timer in the filter): 451 or 421, then it works. */
 START_TEST(test_query_timeout)
 {
 	struct client	 c = { 0 }, d = { 0 };
 
-	start("filter m proc-exec \"" SLOW " -d 60000 mail\" timeout 2s\n"
-	    "filter k proc-exec \"" SLOW " -d 60000 connect\" timeout 2s\n"
-	    "filter e proc-exec \"" SLOW " -d 60000 eom\" timeout 2s\n"
+	start("filter m proc-exec \"" SLOW " -d 60000 mail\" timeout 5s\n"
+	    "filter k proc-exec \"" SLOW " -d 60000 connect\" timeout 5s\n"
+	    "filter e proc-exec \"" SLOW " -d 60000 eom\" timeout 5s\n"
 	    "filter t proc-exec \"" TRACE "\"\n"
 	    "listen on 127.0.0.1 port 1 filter { t, m }\n"
 	    "listen on 127.0.0.1 port 2 filter k\n"
@@ -658,13 +701,17 @@ START_TEST(test_dataline_timeout)
 	int		 awake = 0;
 	time_t		 end;
 
-	start("filter s proc-exec \"" SLOW " -b -d 4000 -w %W/awake "
-	    "dataline\" timeout 2s\n"
+	start("filter s proc-exec \"" SLOW " -b -d 8000 -w %W/awake "
+	    "dataline\" timeout 5s\n"
 	    "listen on 127.0.0.1 filter s\n");
 	client_open(&c, listener_filter());
 	client_up_to_data(&c, 1);
+	/* Three batches out when the deadlines pass, in any order. */
 	send_line(c.fs, "one");
+	run_for_ms(50);
 	send_line(c.fs, "two");
+	run_for_ms(50);
+	send_line(c.fs, "three");
 	ck_reply(q_eom(&c), FILTER_TEMPFAIL, 451, "4.3.0");
 	filter_tx_rollback(c.fs);
 	client_close(&c);
@@ -719,7 +766,8 @@ START_TEST(test_killed_mid_message)
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	for (end = time(NULL) + WAIT_SECONDS; !gone && time(NULL) < end;) {
 		run_for_ms(20);
-		gone = pid_gone(pid) && filter_chain_pid(f->chain[0]) != pid;
+		gone = pid_gone(pid) && filter_chain_pid(f->chain[0]) > 0 &&
+		    filter_chain_pid(f->chain[0]) != pid;
 	}
 	ck_assert(gone);
 	send_line(c.fs, "after");
@@ -733,7 +781,7 @@ START_TEST(test_killed_mid_message)
 	    "4.7.0");
 	client_close(&c);
 
-	/* A new session waits for the restart and goes through. */
+	/* The restarted filter serves a new session. */
 	client_open(&d, f);
 	client_up_to_data(&d, 3);
 	send_line(d.fs, "new");
@@ -898,6 +946,7 @@ filter_chain_suite(void)
 	tcase_add_test(tc, test_lines_through_chain);
 	tcase_add_test(tc, test_bad_line);
 	tcase_add_test(tc, test_relative_name);
+	tcase_add_test(tc, test_protocol_checks);
 	tcase_add_test(tc, test_query_timeout);
 	tcase_add_test(tc, test_dataline_timeout);
 	tcase_add_test(tc, test_killed_mid_message);

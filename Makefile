@@ -56,7 +56,7 @@ include libsmtpd-api/build.mk
 include $(wildcard tables/*/build.mk queues/*/build.mk filters/*/build.mk)
 include $(wildcard probe/build.mk smtpd/build.mk smtpctl/build.mk \
 	examples/*/build.mk)
-include $(wildcard regress/build.mk regress/*/build.mk)
+include $(wildcard regress/build.mk regress/*/build.mk bench/build.mk)
 
 # Programs only the tests use (fake helpers and the like) go in PROGRAMS
 # too, so that "make" builds them; only HELPERS and SBIN_PROGRAMS are

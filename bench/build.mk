@@ -21,3 +21,11 @@ bench: all bench/smtp-blast/smtp-blast
 	BENCH_MTAS="$(BENCH_MTAS)" sh bench/run.sh
 
 .PHONY: bench
+
+# Where the time goes in ours: the workload with deliveries paused and
+# with the queue in memory, then under strace (see bench/profile.sh).
+bench-profile: all bench/smtp-blast/smtp-blast
+	BENCH_SESSIONS=$(BENCH_SESSIONS) BENCH_MESSAGES=$(BENCH_MESSAGES) \
+	BENCH_SIZE=$(BENCH_SIZE) sh bench/profile.sh
+
+.PHONY: bench-profile

@@ -5,7 +5,13 @@
 #	bench_answers PORT	0 when a session on PORT gets a 220 banner
 #	bench_wait_up PORT NAME	until PORT answers (60 s), else fail (at
 #				once when a tracked daemon has exited)
+#	bench_spawn LOG CMD...	start a daemon in the background, output to
+#				LOG, with no DNS (below), and track it
 #	bench_track PID		remember a daemon process: stopped at exit
+#	bench_blast OUT ARGS...	smtp-blast ARGS, its output in OUT; its exit
+#				status.  In the background and waited for, so
+#				that a signal stops the bench at once (the
+#				EXIT trap of run.sh ends it)
 #	bench_stop_tracked	SIGTERM to what bench_track remembered, then
 #				SIGKILL to whatever of its tree is left
 #	bench_fail MSG		print MSG (and the log named by $MTA_LOG),
@@ -13,6 +19,7 @@
 
 SMTP_SCRIPT=$TOP/regress/smtp-script/smtp-script
 BENCH_TRACKED=""	# daemons as "pid:starttime"
+BLAST_ID=""		# the smtp-blast that runs, as "pid:starttime"
 
 bench_fail() {
 	echo "bench: $*" >&2
@@ -21,6 +28,27 @@ bench_fail() {
 		tail -n 30 "$MTA_LOG" | sed 's/^/    /' >&2
 	fi
 	exit 1
+}
+
+# A daemon runs in a mount namespace of its own where /etc/resolv.conf
+# names 127.0.0.1 only, where nothing answers: the machine's DNS is
+# never asked.  Ours and Postfix find 127.0.0.1 in /etc/hosts anyway;
+# Debian's OpenSMTPD asks DNS directly for the PTR of every client, and
+# now gets a refusal at once (its sessions show "unknown" instead of
+# "localhost").  unshare without --fork execs the command in the same
+# process: the pid is the daemon's.
+bench_spawn() {
+	_log=$1
+	shift
+	if [ ! -f "$SCRATCH/resolv.conf" ]; then
+		printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' \
+		    >"$SCRATCH/resolv.conf"
+		chmod 644 "$SCRATCH/resolv.conf"
+	fi
+	unshare --mount --propagation private sh -c \
+	    'mount --bind "$0" /etc/resolv.conf && exec "$@"' \
+	    "$SCRATCH/resolv.conf" "$@" >"$_log" 2>&1 &
+	bench_track $!
 }
 
 bench_free_port() {
@@ -79,7 +107,19 @@ bench_tree() {
 	echo $_all
 }
 
+bench_blast() {
+	_out=$1
+	shift
+	"$TOP/bench/smtp-blast/smtp-blast" "$@" >"$_out" 2>&1 &
+	BLAST_ID=$(bench_proc_id $!)
+	wait $!
+	_rc=$?
+	BLAST_ID=""
+	return $_rc
+}
+
 bench_stop_tracked() {
+	bench_alive "$BLAST_ID" && kill -TERM "${BLAST_ID%%:*}" 2>/dev/null
 	_tree=""
 	for _t in $BENCH_TRACKED; do
 		_tree="$_tree $(bench_tree "$_t")"

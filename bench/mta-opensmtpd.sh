@@ -47,8 +47,7 @@ CONF
 	mkdir -p "$OSMTPD_SPOOL"
 	chmod 711 "$OSMTPD_SPOOL"
 	: >"$OSMTPD_MARK"
-	/usr/sbin/smtpd -d -f "$_d/smtpd.conf" >"$MTA_LOG" 2>&1 &
-	bench_track $!
+	bench_spawn "$MTA_LOG" /usr/sbin/smtpd -d -f "$_d/smtpd.conf"
 	bench_wait_up "$2" OpenSMTPD
 }
 

@@ -12,6 +12,7 @@
 # (import_environment).
 
 PF_ROOT=$BENCH_CACHE/postfix-root
+PF_CONF=""
 
 postfix_bench_start() {
 	_d=$1
@@ -83,15 +84,18 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CONF
 	chmod -R go+rX "$_d"
+	PF_CONF=$_d/etc
 	MTA_LOG=$_d/postfix.log
 	MTA_MAILDIR=$_d/home/bench/Maildir/new
-	LD_LIBRARY_PATH=$PF_ROOT/usr/lib/postfix \
-	    "$PF_ROOT/usr/sbin/postfix" -c "$_d/etc" start-fg \
-	    >"$MTA_LOG" 2>&1 &
-	bench_track $!
+	bench_spawn "$MTA_LOG" env LD_LIBRARY_PATH="$PF_ROOT/usr/lib/postfix" \
+	    "$PF_ROOT/usr/sbin/postfix" -c "$_d/etc" start-fg
 	bench_wait_up "$2" Postfix
 }
 
+# "postfix stop" tells master, which stops its children; the
+# postfix-script that started it then exits.
 postfix_bench_stop() {
+	LD_LIBRARY_PATH=$PF_ROOT/usr/lib/postfix \
+	    "$PF_ROOT/usr/sbin/postfix" -c "$PF_CONF" stop >/dev/null 2>&1
 	bench_stop_tracked
 }

@@ -7,6 +7,9 @@
 # DIR/home/bench), delivered to DIR/home/bench/Maildir.  Sets MTA_LOG and
 # MTA_MAILDIR (its "new" folder), starts the daemon in the background
 # and tracks it.  smtpd_bench_stop stops it.
+#
+# bench/profile.sh runs variants: SMTPD_BENCH_ARGS are more smtpd
+# arguments ("-P mda"), SMTPD_BENCH_ENV more environment ("NAME=value").
 
 smtpd_bench_start() {
 	_d=$1
@@ -29,9 +32,9 @@ CONF
 	chmod -R go+rX "$_d"
 	MTA_LOG=$_d/smtpd.log
 	MTA_MAILDIR=$_d/home/bench/Maildir/new
-	SMTPD_LIBEXEC=$_d/libexec "$TOP/smtpd/smtpd" -d -f "$_d/smtpd.conf" \
-	    >"$MTA_LOG" 2>&1 &
-	bench_track $!
+	bench_spawn "$MTA_LOG" env SMTPD_LIBEXEC="$_d/libexec" \
+	    ${SMTPD_BENCH_ENV:-} "$TOP/smtpd/smtpd" -d \
+	    ${SMTPD_BENCH_ARGS:-} -f "$_d/smtpd.conf"
 	bench_wait_up "$2" smtpd
 }
 

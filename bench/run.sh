@@ -104,13 +104,13 @@ bench_one() {
 	_port=$(bench_free_port)
 	CURRENT_STOP=${1}_bench_stop
 	"${1}_bench_start" "$_dir" "$_port"
-	"$BLAST" -c "$BENCH_SESSIONS" -n $((BENCH_SESSIONS * 2)) \
-	    -s "$BENCH_SIZE" -t "$BENCH_TIMEOUT" -w "$MTA_MAILDIR" \
-	    -p "$_port" >"$_dir/warmup.out" 2>&1 ||
+	bench_blast "$_dir/warmup.out" -c "$BENCH_SESSIONS" \
+	    -n $((BENCH_SESSIONS * 2)) -s "$BENCH_SIZE" -t "$BENCH_TIMEOUT" \
+	    -w "$MTA_MAILDIR" -p "$_port" ||
 	    bench_fail "$1: warm-up failed: $(cat "$_dir/warmup.out")"
-	"$BLAST" -c "$BENCH_SESSIONS" -n "$BENCH_MESSAGES" \
-	    -s "$BENCH_SIZE" -t "$BENCH_TIMEOUT" -w "$MTA_MAILDIR" \
-	    -p "$_port" >"$_dir/blast.out" 2>&1 ||
+	bench_blast "$_dir/blast.out" -c "$BENCH_SESSIONS" \
+	    -n "$BENCH_MESSAGES" -s "$BENCH_SIZE" -t "$BENCH_TIMEOUT" \
+	    -w "$MTA_MAILDIR" -p "$_port" ||
 	    bench_fail "$1: run $2 failed: $(cat "$_dir/blast.out")"
 	$CURRENT_STOP
 	CURRENT_STOP=""

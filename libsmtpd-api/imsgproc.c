@@ -814,7 +814,15 @@ imsgproc_stop(struct imsgproc *p)
 		log_debug("helper %s: stopping", p->name);
 	p->state = IMSGPROC_STOPPED;
 	evtimer_del(p->ev_restart);
-	proc_close_channel(p, REAP_TERM, 1);
+	/*
+	 * Frames already queued (a filter's last disconnect event, say)
+	 * still go out as far as the socket takes them; the helper then
+	 * reads them, sees the channel close and gets REAP_GRACE_MS to
+	 * exit by itself before SIGTERM.
+	 */
+	if (was_up && p->ibuf != NULL)
+		(void)imsgbuf_write(p->ibuf);
+	proc_close_channel(p, was_up ? REAP_WAIT : REAP_TERM, 1);
 	proc_fail_requests(p, IMSGPROC_DOWN, 1);
 	/* The owner asked: it gets the consequences now, not later. */
 	proc_run_done(p);

@@ -87,14 +87,17 @@ const char	*alias_kind_name(enum alias_kind);
  * this process (EACCES: a private home, such as root's, and lookup
  * running as _smtpd; reason set): no forward, and nothing the user
  * did wrong, so the caller logs it at debug level only,
- * -1 on a temporary failure (I/O error, too large) with reason set.
+ * -1 on a temporary failure (I/O error, too large, a sticky home: the
+ * old convention for "being worked on, not now") with reason set.
  */
 #define FORWARD_UNREACHABLE	2
 int		 forward_read(const char *home, uid_t uid, char **text,
 		    char *reason, size_t reasonsz);
 /*
  * Read an :include: file: 1 with the text, -1 when it cannot be read
- * (reason set).  A missing file is a failure too: an admin named it.
+ * or when its group or others may write to it (its commands run as
+ * _smtpd), reason set.  A missing file is a failure too: an admin
+ * named it.
  */
 int		 include_read(const char *path, char **text, char *reason,
 		    size_t reasonsz);

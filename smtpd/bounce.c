@@ -22,6 +22,7 @@
 
 static void	 clean_field(char *, size_t, const char *);
 static int	 status_valid(const char *, enum bounce_type);
+static const char *diagnostic_type(const char *);
 static const char *rfc5322_date(time_t, char *, size_t);
 static void	 make_boundary(const struct bounce_report *, char *, size_t);
 static void	 duration_text(int64_t, char *, size_t);
@@ -108,6 +109,23 @@ status_valid(const char *s, enum bounce_type type)
 			return 0;
 	}
 	return *s == '\0';
+}
+
+/*
+ * RFC 3464 2.3.6: "smtp" says the text is a reply an SMTP (or LMTP)
+ * server gave, "250 2.0.0 ..."; our own reasons ("mda exited 1: ...",
+ * "Envelope expired") are not, and go as X-Unix, the type of local
+ * delivery agents' diagnostics.
+ */
+static const char *
+diagnostic_type(const char *diag)
+{
+	if (diag[0] >= '2' && diag[0] <= '5' &&
+	    isdigit((unsigned char)diag[1]) &&
+	    isdigit((unsigned char)diag[2]) &&
+	    (diag[3] == ' ' || diag[3] == '-' || diag[3] == '\0'))
+		return "smtp";
+	return "X-Unix";
 }
 
 static const char *
@@ -238,7 +256,8 @@ write_status(FILE *fp, const struct bounce_report *r)
 		    "failed");
 		fprintf(fp, "Status: %s\n", status);
 		if (diag[0] != '\0')
-			fprintf(fp, "Diagnostic-Code: smtp; %s\n", diag);
+			fprintf(fp, "Diagnostic-Code: %s; %s\n",
+			    diagnostic_type(diag), diag);
 		if (r->rcpts[i].lasttry != 0)
 			fprintf(fp, "Last-Attempt-Date: %s\n",
 			    rfc5322_date(r->rcpts[i].lasttry, date,

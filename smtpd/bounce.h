@@ -21,7 +21,9 @@
  *				Final-Recipient: rfc822; addr
  *				Action: failed | delayed
  *				Status: x.y.z
- *				Diagnostic-Code: smtp; text
+ *				Diagnostic-Code: smtp; 550 5.1.1 text
+ *				(a server's reply) or X-Unix; text
+ *				(a reason of our own)
  *				[Last-Attempt-Date, Will-Retry-Until]
  *	text/rfc822-headers	the original message's headers
  */

@@ -40,6 +40,7 @@
 #define MDA_PATH	"/usr/bin:/bin"
 
 char	delivery_sub_addr_delim = '+';
+int	delivery_lmtp_timeout = DELIVERY_LMTP_TIMEOUT;
 
 /* How the message is written out. */
 enum write_mode {
@@ -66,6 +67,8 @@ static int	 deliver_maildir(struct dlv *, const char *);
 static int	 maildir_make(struct dlv *, const char *);
 static int	 mkdirs(const char *);
 static int	 fsync_dir(const char *);
+static int	 fsync_parent(const char *);
+static int	 mbox_sync_dir(const char *);
 static int	 deliver_mbox(struct dlv *, const char *, int);
 static int	 mbox_lock(struct dlv *, int, const char *, char *, size_t);
 static int	 deliver_mda(struct dlv *, const char *);
@@ -381,6 +384,7 @@ maildir_make(struct dlv *d, const char *path)
 	static const char	*const subdirs[] = { "tmp", "new", "cur" };
 	char			 sub[PATH_MAX];
 	size_t			 i;
+	int			 made = 0;
 
 	if (mkdirs(path) == -1)
 		return fail(d, EX_TEMPFAIL, "4.2.0 Maildir: cannot create %s: "
@@ -390,14 +394,23 @@ maildir_make(struct dlv *d, const char *path)
 		    (int)sizeof(sub))
 			return fail(d, EX_TEMPFAIL, "4.3.0 Maildir path too "
 			    "long");
-		if (mkdir(sub, 0700) == -1 && errno != EEXIST)
+		if (mkdir(sub, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
 			return fail(d, EX_TEMPFAIL, "4.2.0 Maildir: cannot "
 			    "create %s: %s", sub, strerror(errno));
 	}
+	/* a message in new/ lasts only if new/ itself does */
+	if (made && fsync_dir(path) == -1)
+		return fail(d, EX_TEMPFAIL, "4.3.0 Maildir: fsync %s: %s",
+		    path, strerror(errno));
 	return 0;
 }
 
-/* mkdir -p, mode 0700; 0 or -1 (errno set). */
+/*
+ * mkdir -p, mode 0700, each directory made synced into its parent
+ * (unless the user may not read that parent); 0 or -1 (errno set).
+ */
 static int
 mkdirs(const char *path)
 {
@@ -415,7 +428,10 @@ mkdirs(const char *path)
 			char	 c = *s;
 
 			*s = '\0';
-			if (mkdir(p, 0700) == -1 && errno != EEXIST)
+			if (mkdir(p, 0700) == 0) {
+				if (fsync_parent(p) == -1 && errno != EACCES)
+					return -1;
+			} else if (errno != EEXIST)
 				return -1;
 			*s = c;
 		}
@@ -441,6 +457,25 @@ fsync_dir(const char *path)
 	ret = fsync(fd);
 	close(fd);
 	return ret;
+}
+
+/* fsync the directory holding path, after an entry was made in it. */
+static int
+fsync_parent(const char *path)
+{
+	char	 dir[PATH_MAX], *slash;
+
+	if (strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return fsync_dir(".");
+	if (slash == dir)
+		slash[1] = '\0';	/* "/file": the root */
+	else
+		*slash = '\0';
+	return fsync_dir(dir);
 }
 
 /*
@@ -505,7 +540,8 @@ deliver_mbox(struct dlv *d, const char *path, int is_mbox)
 	if (fprintf(out, "From %s %s\n", d->sender[0] != '\0' ? d->sender :
 	    "MAILER-DAEMON", date) < 0 ||
 	    write_message(d, out, WRITE_MBOX) == -1 ||
-	    (fsync(fd) == -1 && regular)) {
+	    (fsync(fd) == -1 && regular) ||
+	    (regular && size == 0 && mbox_sync_dir(path) == -1)) {
 		saved = errno;
 		if (regular && ftruncate(fd, size) == -1)
 			saved = errno;
@@ -526,6 +562,20 @@ unlock:
 	if (lockpath[0] != '\0')
 		unlink(lockpath);
 	return status;
+}
+
+/*
+ * A file that was empty may have just been made (here, or by the
+ * parent for a mailbox in /var/mail): its name must last as well as
+ * its content.  A directory the user may not read cannot be synced by
+ * it: that much is left to the file system.
+ */
+static int
+mbox_sync_dir(const char *path)
+{
+	if (fsync_parent(path) == -1 && errno != EACCES)
+		return -1;
+	return 0;
 }
 
 /*
@@ -785,7 +835,7 @@ lmtp_connect(struct dlv *d, const char *dest, int *sp)
 	const char		*port, *end;
 	int			 s = -1, error, saved = 0;
 
-	tv.tv_sec = DELIVERY_LMTP_TIMEOUT;
+	tv.tv_sec = delivery_lmtp_timeout;
 	tv.tv_usec = 0;
 	if (dest[0] == '/') {
 		memset(&sun, 0, sizeof(sun));
@@ -917,8 +967,7 @@ lmtp_reply(struct dlv *d, FILE *rd, char *reply, size_t replysz)
 			if (ferror(rd) && (errno == EAGAIN ||
 			    errno == EWOULDBLOCK))
 				return fail(d, EX_TEMPFAIL, "4.4.2 LMTP: no "
-				    "answer within %ds", DELIVERY_LMTP_TIMEOUT),
-				    -1;
+				    "answer within %ds", delivery_lmtp_timeout);
 			return fail(d, EX_TEMPFAIL, "4.4.2 LMTP: connection "
 			    "closed%s%s", ferror(rd) ? ": " : "",
 			    ferror(rd) ? strerror(errno) : "");

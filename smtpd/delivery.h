@@ -37,6 +37,11 @@
  * wrapper command (its %{mda} already replaced by buffer): it is what
  * runs, instead of buffer.
  *
+ * Success is reported only once the mail is on disk: maildir, mbox and
+ * file deliveries fsync what they wrote and the directories that got
+ * a new entry (the file in new/, directories just made, the directory
+ * of a mailbox or file that was empty, as one just created is).
+ *
  * Returns an exit status for the child: 0 delivered, EX_TEMPFAIL (75)
  * temporary failure, anything else (EX_NOUSER, EX_CANTCREAT,
  * EX_DATAERR, ...) permanent failure.  Writes one line of reason
@@ -59,6 +64,14 @@
  * conf->sub_addr_delim before delivery_run.
  */
 extern char	 delivery_sub_addr_delim;
+
+/*
+ * Seconds an LMTP server has to answer each command (and to take each
+ * write): DELIVERY_LMTP_TIMEOUT unless the caller (a test) sets it.
+ * Running out of it is a temporary failure, like any other LMTP
+ * trouble that is not a 5xx reply.
+ */
+extern int	 delivery_lmtp_timeout;
 
 /* "mbox" -> M_MBOX ...; M_NONE for an unknown name. */
 enum mda_method	 delivery_method(const char *name);

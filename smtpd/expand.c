@@ -15,10 +15,13 @@
  * home; then ~/.forward, if any, gives new nodes, and without one the
  * user's mailbox is a final delivery.  Files and commands are final.
  *
- * Each node is expanded once per recipient (so alias loops end), a
- * user that names itself in its own alias or .forward is delivered to
- * its mailbox, nesting is limited to EXPAND_DEPTH_MAX, and any failure
- * fails the whole recipient: a table down is 451 4.3.0, never 5xx.
+ * Each node is expanded once per recipient (so alias loops end; a
+ * loop that leaves nothing to deliver is 550 5.4.6), a user is one
+ * node per address it was reached through (its mailbox may depend on
+ * %{dest}), a user that names itself in its own alias or .forward is
+ * delivered to its mailbox, nesting is limited to EXPAND_DEPTH_MAX,
+ * and any failure fails the whole recipient: a table down is 451
+ * 4.3.0, never 5xx.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -125,6 +128,7 @@ struct expansion {
 
 	struct expand_result	 res;
 	int			 failed;
+	int			 looped;	/* a target led back up */
 };
 
 static void	expand_run(struct expansion *);
@@ -143,7 +147,8 @@ static int	node_add_target(const struct alias_target *, void *);
 static void	node_add_list(struct expansion *, struct node *,
 		    const char *, int, const char *);
 static struct node *node_user_ancestor(struct node *);
-static int	node_key(struct node *);
+static int	node_key(struct expansion *, struct node *);
+static int	node_loops(const struct node *);
 static int	node_seen(struct expansion *, struct node *);
 static void	address_on_rule(int, struct config_rule *, void *);
 static int	address_virtual_next(struct expansion *);
@@ -209,7 +214,7 @@ expand_start(struct lookup_env *env, uint64_t sid,
 	TAILQ_INIT(&x->queue);
 	if (mailaddr_to_text(&tmpl->rcpt, x->rcpt, sizeof(x->rcpt)) == -1 ||
 	    (root = node_new(x, NULL, N_ADDRESS, x->rcpt, NULL)) == NULL ||
-	    node_key(root) == -1) {
+	    node_key(x, root) == -1) {
 		expand_free(x);
 		return NULL;
 	}
@@ -297,6 +302,11 @@ expand_run(struct expansion *x)
 	}
 	if (x->cur != NULL)
 		return;
+	if (!x->failed && x->nfinals == 0 && x->looped) {
+		log_warnx("%016" PRIx64 " lookup rcpt <%s>: alias loop, "
+		    "nothing to deliver", x->sid, x->rcpt);
+		expand_fail(x, 550, "5.4.6", "Alias loop");
+	}
 	if (!x->failed && x->nfinals == 0)
 		expand_fail(x, 550, "5.1.1", "Invalid recipient");
 	if (!x->failed) {
@@ -577,17 +587,21 @@ node_add_target(const struct alias_target *t, void *arg)
 	if (kind == N_USER && n->parent->kind == N_USER &&
 	    strcmp(n->parent->text, n->text) == 0)
 		n->sameuser = 1;
-	if (node_key(n) == -1) {
+	if (node_key(x, n) == -1) {
 		expand_tempfail(x);
 		return 1;
 	}
-	if (!n->sameuser) {
-		if (node_seen(x, n)) {
+	if (node_seen(x, n)) {
+		if (node_loops(n)) {
+			x->looped = 1;
+			log_info("%016" PRIx64 " lookup rcpt <%s>: %s %s loops "
+			    "back, skipped", x->sid, x->rcpt,
+			    alias_kind_name(t->kind), value);
+		} else
 			log_trace(TRACE_EXPAND, "%016" PRIx64 " expand: %s %s "
 			    "already expanded", x->sid,
 			    alias_kind_name(t->kind), value);
-			return 0;
-		}
+		return 0;
 	}
 	log_trace(TRACE_EXPAND, "%016" PRIx64 " expand: %s %s [depth=%d]",
 	    x->sid, alias_kind_name(t->kind), value, n->depth);
@@ -597,25 +611,44 @@ node_add_target(const struct alias_target *t, void *arg)
 
 /*
  * What makes a node the same as another: its kind and text (addresses
- * and users without regard to case), and for files and commands of a
- * .forward, whose they are.
+ * and users without regard to case); for files and commands of a
+ * .forward, whose they are; for a user, the address it was reached
+ * through, since its mailbox may depend on it (virtual addresses that
+ * all map to one "vmail" user, told apart by %{dest.user}); and
+ * whether it is a user naming itself (its mailbox, not its aliases).
  */
 static int
-node_key(struct node *n)
+node_key(struct expansion *x, struct node *n)
 {
-	struct node	*owner = NULL;
+	struct node	*owner;
+	const char	*context = "";
 	size_t		 len, i;
 
-	if ((n->kind == N_FILE || n->kind == N_COMMAND) && n->from_forward)
-		owner = node_user_ancestor(n->parent);
-	len = strlen(n->text) + (owner != NULL ? strlen(owner->text) : 0) + 8;
+	if ((n->kind == N_FILE || n->kind == N_COMMAND) && n->from_forward &&
+	    (owner = node_user_ancestor(n->parent)) != NULL)
+		context = owner->text;
+	if (n->kind == N_USER)
+		context = node_dest(n, x);
+	len = strlen(n->text) + strlen(context) + 16;
 	if ((n->key = malloc(len)) == NULL)
 		return -1;
-	snprintf(n->key, len, "%d:%s:%s", n->kind, n->text,
-	    owner != NULL ? owner->text : "");
+	snprintf(n->key, len, "%d:%s:%s%s", n->kind, n->text, context,
+	    n->sameuser ? ":self" : "");
 	if (n->kind == N_ADDRESS || n->kind == N_USER)
 		for (i = 0; n->key[i] != '\0'; i++)
 			n->key[i] = tolower((unsigned char)n->key[i]);
+	return 0;
+}
+
+/* 1 when n is the same as one of its ancestors: a loop. */
+static int
+node_loops(const struct node *n)
+{
+	const struct node	*p;
+
+	for (p = n->parent; p != NULL; p = p->parent)
+		if (p->key != NULL && strcmp(p->key, n->key) == 0)
+			return 1;
 	return 0;
 }
 
@@ -711,7 +744,7 @@ address_on_rule(int result, struct config_rule *rule, void *arg)
 	for (i = 0; addr.user[i] != '\0'; i++)
 		addr.user[i] = tolower((unsigned char)addr.user[i]);
 	if ((u = node_new(x, n, N_USER, addr.user, a)) == NULL ||
-	    node_key(u) == -1) {
+	    node_key(x, u) == -1) {
 		expand_tempfail(x);
 		expand_next(x);
 		return;

@@ -14,7 +14,11 @@
  * regular file owned by the user, not writable by group or others, in
  * a home directory not writable by group or others either (anyone who
  * can write there could plant one).  A missing file is simply no
- * forward.
+ * forward.  A sticky home directory is the old convention for "this
+ * home is being worked on": a temporary failure, tried again later
+ * (unless others may write to it, as to /tmp: that is refused).
+ * An :include: file is refused when others may write to it: its
+ * commands run as _smtpd, whose are the queue and every message.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -53,6 +57,11 @@ forward_read(const char *home, uid_t uid, char **text, char *reason,
 			return FORWARD_UNREACHABLE;
 		}
 		snprintf(reason, reasonsz, "%s: %s", home, strerror(errno));
+		return -1;
+	}
+	/* Sticky and shared like /tmp is no convention: ignored below. */
+	if ((sb.st_mode & S_ISVTX) && !(sb.st_mode & S_IWOTH)) {
+		snprintf(reason, reasonsz, "%s is sticky: not now", home);
 		return -1;
 	}
 	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
@@ -124,6 +133,12 @@ include_read(const char *path, char **text, char *reason, size_t reasonsz)
 	}
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		snprintf(reason, reasonsz, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(reason, reasonsz, "%s: writable by group or others",
+		    path);
 		close(fd);
 		return -1;
 	}

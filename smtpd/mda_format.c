@@ -19,6 +19,13 @@
 
 /* Characters a shell or a path would make something of. */
 #define UNSAFE_CHARS	"!#$%&'*?`{|}~"
+/*
+ * What else a value keeps as is: the rest of an atom, the dot and '@'
+ * of an address, the brackets and colons of a domain literal.  A
+ * quoted local part ("...") can hold anything else ('"', '\\', ';',
+ * '<', '>', blanks): that becomes ':' too.
+ */
+#define SAFE_CHARS	"+-/=^_.@[]:"
 
 struct token {
 	char		 name[MDA_FORMAT_TOKEN_MAX + 1];
@@ -37,6 +44,10 @@ static int	 token_value(const struct token *, const struct envelope *,
 static int	 addr_part(const struct mailaddr *, const char *, char *,
 		    size_t);
 static int	 range_apply(const struct token *, char *, char *, size_t);
+static long	 utf8_length(const char *);
+static size_t	 utf8_offset(const char *, long);
+static int	 token_has_subaddr(const char *);
+static void	 sanitise(char *);
 static void	 strip_subaddr(char *, char);
 static int	 append(char *, size_t, size_t *, const char *, size_t);
 static void	 seterr(char *, size_t, const char *, ...)
@@ -99,7 +110,7 @@ mda_format(char *buf, size_t bufsz, const char *fmt,
 			    " (only in a wrapper)" : "");
 			return -1;
 		}
-		if (tok.strip)
+		if (tok.strip && token_has_subaddr(tok.name))
 			strip_subaddr(value, delim);
 		if (range_apply(&tok, value, err, errsz) == -1)
 			return -1;
@@ -108,9 +119,10 @@ mda_format(char *buf, size_t bufsz, const char *fmt,
 				*c = tolower((unsigned char)*c);
 			if (tok.uppercase)
 				*c = toupper((unsigned char)*c);
-			if (!tok.raw && !unsafe_ok && strchr(UNSAFE_CHARS, *c))
-				*c = ':';
 		}
+		/* After the range: a range can make a ".." too. */
+		if (!tok.raw && !unsafe_ok)
+			sanitise(value);
 		n = strlen(value);
 		if (append(buf, bufsz, &len, value, n) == -1)
 			goto toolong;
@@ -303,13 +315,19 @@ addr_part(const struct mailaddr *addr, const char *part, char *val,
 	return 0;
 }
 
-/* Keeps value[begin..end] in place; an empty value stays empty. */
+/*
+ * Keeps characters begin..end of value in place; an empty value stays
+ * empty.  Positions count characters, so that a UTF-8 sequence is
+ * never cut in two (a hashed maildir layout of "\xc3\xa9lodie" takes
+ * "\xc3\xa9", not half of it).
+ */
 static int
 range_apply(const struct token *tok, char *value, char *err, size_t errsz)
 {
 	long	 len, b, e;
+	size_t	 from, to;
 
-	len = (long)strlen(value);
+	len = utf8_length(value);
 	if (!tok->has_range || len == 0)
 		return 0;
 	b = tok->begin_set ? tok->begin : 0;
@@ -325,9 +343,81 @@ range_apply(const struct token *tok, char *value, char *err, size_t errsz)
 		    "characters", tok->name, value, len);
 		return -1;
 	}
-	memmove(value, value + b, e - b + 1);
-	value[e - b + 1] = '\0';
+	from = utf8_offset(value, b);
+	to = utf8_offset(value, e + 1);
+	memmove(value, value + from, to - from);
+	value[to - from] = '\0';
 	return 0;
+}
+
+/*
+ * Characters of a UTF-8 string: each byte but continuation bytes
+ * starts one (a stray continuation byte sticks to the one before, or
+ * counts alone at the start).
+ */
+static long
+utf8_length(const char *s)
+{
+	long	 n = 0;
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (i == 0 || ((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Byte offset where character n starts; the length for the end. */
+static size_t
+utf8_offset(const char *s, long n)
+{
+	long	 seen = 0;
+	size_t	 i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (i != 0 && ((unsigned char)s[i] & 0xc0) == 0x80)
+			continue;
+		if (seen++ == n)
+			return i;
+	}
+	return i;
+}
+
+/* A domain, a directory or a command holds no sub-address. */
+static int
+token_has_subaddr(const char *name)
+{
+	const char	*dot = strrchr(name, '.');
+
+	if (dot != NULL && strcasecmp(dot, ".domain") == 0)
+		return 0;
+	return strcasecmp(name, "user.directory") != 0 &&
+	    strcasecmp(name, "mda") != 0;
+}
+
+/*
+ * What an address brings into a path or a command: every character
+ * outside an atom's safe part (UNSAFE_CHARS, and what only a quoted
+ * local part can hold) becomes ':', and so does every "..", which no
+ * atom holds either: a value never climbs out of its directory.
+ */
+static void
+sanitise(char *value)
+{
+	unsigned char	*c;
+
+	for (c = (unsigned char *)value; *c != '\0'; c++) {
+		if (c[0] == '.' && c[1] == '.') {
+			c[0] = c[1] = ':';
+			c++;
+			continue;
+		}
+		if (*c >= 0x80 || isalnum(*c))
+			continue;
+		if (strchr(UNSAFE_CHARS, *c) != NULL ||
+		    strchr(SAFE_CHARS, *c) == NULL)
+			*c = ':';
+	}
 }
 
 /* "user+tag@domain" -> "user@domain", "user+tag" -> "user" */

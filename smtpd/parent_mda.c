@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ static void	parent_mda_child(const struct envelope *, enum mda_method,
 		    const char *, const char *, int, int)
 		    __attribute__((noreturn));
 static void	parent_mda_make_mbox(const struct envelope *, const char *);
+static int	parent_mda_groups(const struct envelope *);
 static void	parent_mda_child_fail(int, int, const char *, ...)
 		    __attribute__((noreturn, __format__(printf, 3, 4)));
 static int	parent_mda_fd_above(int, int);
@@ -160,6 +162,7 @@ parent_mda_fork(struct imsg *imsg, struct msg_reader *r)
 		goto done;
 	case 0:
 		close(pfd[0]);
+		free(d);	/* the parent's record, no use here */
 		env.id = evpid;	/* for the child's log lines */
 		parent_mda_child(&env, mda_method, buffer, wrapper, fd,
 		    pfd[1]);
@@ -254,8 +257,7 @@ parent_mda_child(const struct envelope *env, enum mda_method method,
 		if (env->mda_uid == 0)
 			log_info("%016" PRIx64 " mda: delivering as root "
 			    "(user %s)", env->id, env->mda_user);
-		if (initgroups(env->mda_user, env->mda_gid) == -1 &&
-		    setgroups(1, &env->mda_gid) == -1)
+		if (parent_mda_groups(env) == -1)
 			parent_mda_child_fail(reasonfd, EX_OSERR,
 			    "4.3.0 cannot set the groups of %s: %s",
 			    env->mda_user, strerror(errno));
@@ -318,6 +320,24 @@ parent_mda_make_mbox(const struct envelope *env, const char *path)
 		close(fd);
 	}
 	close(dfd);
+}
+
+/*
+ * The supplementary groups: a system account's own (initgroups), but
+ * only the gid for anybody else, such as a virtual user of a userbase
+ * table: its name may be that of a system account whose groups (adm,
+ * shadow, ssl-cert...) this uid must not get.  0, or -1 with errno.
+ */
+static int
+parent_mda_groups(const struct envelope *env)
+{
+	struct passwd	*pw;
+
+	if ((pw = getpwnam(env->mda_user)) != NULL &&
+	    pw->pw_uid == env->mda_uid &&
+	    initgroups(env->mda_user, env->mda_gid) == 0)
+		return 0;
+	return setgroups(1, &env->mda_gid);
 }
 
 /* Before the child has become anybody: say why, and end. */

@@ -523,7 +523,9 @@ group_create_cb(struct imsgproc *p, int result, struct imsg *imsg,
 		e->creation = now;
 		e->lasttry = 0;
 		e->retry = 0;
-		e->ttl = smtpd_env.conf->queue_ttl;
+		/* lookup set the ttl of the action that takes it, if any */
+		if (e->ttl <= 0)
+			e->ttl = smtpd_env.conf->queue_ttl;
 		if ((c = calloc(1, sizeof(*c))) == NULL)
 			fatal("queue: calloc");
 		c->group = g;

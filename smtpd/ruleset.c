@@ -94,6 +94,7 @@ ruleset_match(struct lookup_env *env, const struct ruleset_input *in,
 	struct ruleset_walk		*w;
 	const struct envelope		*e = in->env;
 	const struct sockaddr_storage	*ss = &e->ss;
+	const struct in6_addr		*a6;
 	char				 text[ADDR_TEXT_MAX];
 	size_t				 i;
 
@@ -125,9 +126,14 @@ ruleset_match(struct lookup_env *env, const struct ruleset_input *in,
 		    w->addr, sizeof(w->addr));
 		break;
 	case AF_INET6:
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)ss)->sin6_addr, w->addr,
-		    sizeof(w->addr));
+		/* ::ffff:192.0.2.1 is 192.0.2.1 to every table (a regex, a
+		 * backend that stores IPv4 text). */
+		a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], w->addr,
+			    sizeof(w->addr));
+		else
+			inet_ntop(AF_INET6, a6, w->addr, sizeof(w->addr));
 		break;
 	default:
 		strlcpy(w->addr, "local", sizeof(w->addr));

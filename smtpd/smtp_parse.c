@@ -525,9 +525,12 @@ smtp_parse_mail(const char *args, int local, struct smtp_mailfrom *mf,
 				*reply = "501 5.5.4 Bad SIZE parameter";
 				return -1;
 			}
+			/*
+			 * Overflow saturates: as big as can be, refused by
+			 * the caller.  Leading zeros are no overflow.
+			 */
 			size = strtoull(value, &end, 10);
-			/* overflow: as big as can be, refused by the caller */
-			mf->size = strlen(value) > 19 ? UINT64_MAX : size;
+			mf->size = size;
 		} else if (strcasecmp(key, "BODY") == 0) {
 			if (seen_body++ || value == NULL) {
 				*reply = "501 5.5.4 Bad BODY parameter";
@@ -655,36 +658,45 @@ smtp_data_line(struct smtp_data *d, const struct smtp_line *line,
 {
 	const char	*text = line->text;
 	size_t		 len = line->len;
+	int		 toolong = line->toolong;
 
 	memset(out, 0, sizeof(*out));
-	if (!line->toolong && len == 1 && text[0] == '.' && line->crlf &&
+	if (!toolong && len == 1 && text[0] == '.' && line->crlf &&
 	    d->last_crlf) {
 		out->end = 1;
 		return;
 	}
 	d->lines++;
-	d->size += line->len + 2;
 	d->last_crlf = line->crlf;
 	/* RFC 5321 4.5.2; a lone "." that did not end the data stays. */
-	if (!line->toolong && len > 1 && text[0] == '.') {
+	if (!toolong && len > 1 && text[0] == '.') {
 		text++;
 		len--;
 	}
+	/*
+	 * The doubled dot counts neither in the line limit (RFC 5321
+	 * 4.5.3.1.6) nor in the size (RFC 1870).
+	 */
+	if (len > SMTP_DATALINE_MAX - 2)
+		toolong = 1;
+	d->size += len + 2;
 	if (d->error == SMTP_DATA_OK) {
-		if (line->toolong)
+		if (toolong)
 			d->error = SMTP_DATA_TOOLONG;
 		else if (memchr(text, '\0', len) != NULL)
 			d->error = SMTP_DATA_NUL;
+		else if (memchr(text, '\r', len) != NULL)
+			d->error = SMTP_DATA_CR;
 		else if (d->max_size != 0 && d->size > d->max_size)
 			d->error = SMTP_DATA_TOOBIG;
 	}
 	if (d->in_headers) {
-		if (!line->toolong && header_line(text, len)) {
+		if (!toolong && header_line(text, len)) {
 			if (header_name_is(text, len, "Date"))
 				d->has_date = 1;
 			else if (header_name_is(text, len, "Message-ID"))
 				d->has_msgid = 1;
-		} else if (d->lines == 1 || line->toolong || len == 0 ||
+		} else if (d->lines == 1 || toolong || len == 0 ||
 		    (text[0] != ' ' && text[0] != '\t')) {
 			d->in_headers = 0;
 			out->headers_end = 1;
@@ -707,6 +719,9 @@ smtp_data_error_reply(int error)
 		return "552 5.3.4 Message too big";
 	case SMTP_DATA_NUL:
 		return "554 5.6.0 Message refused: it contains NUL bytes";
+	case SMTP_DATA_CR:
+		return "554 5.6.0 Message refused: it contains a CR that "
+		    "does not end a line";
 	default:
 		return "451 4.3.0 Temporary failure";
 	}
@@ -746,10 +761,22 @@ int
 smtp_received_format(char *buf, size_t bufsz, const struct smtp_received *r)
 {
 	char	 date[64], addr[INET6_ADDRSTRLEN + 8], from[600];
+	char	 helo[ENVELOPE_NAME_MAX];
+	size_t	 i;
 	int	 n;
 
 	if (smtp_date_format(date, sizeof(date), r->when) == -1)
 		return -1;
+	/*
+	 * The client's name is an atom here: a parenthesis, a backslash
+	 * or a specials character of its own would open a comment that
+	 * never closes or split the header (RFC 5322 3.2.2, 3.2.3).
+	 */
+	if (strlcpy(helo, r->helo, sizeof(helo)) >= sizeof(helo))
+		return -1;
+	for (i = 0; helo[i] != '\0'; i++)
+		if (strchr("()<>;@\\,\"", helo[i]) != NULL)
+			helo[i] = '?';
 	from[0] = '\0';
 	if (!r->mask_src) {
 		if (r->ss == NULL || r->ss->ss_family == AF_UNSPEC)
@@ -763,7 +790,7 @@ smtp_received_format(char *buf, size_t bufsz, const struct smtp_received *r)
 			    sizeof(addr) - strlen(addr));
 		}
 		n = snprintf(from, sizeof(from), "from %s (%s [%s])\n\t",
-		    r->helo[0] != '\0' ? r->helo : "unknown",
+		    helo[0] != '\0' ? helo : "unknown",
 		    r->rdns[0] != '\0' ? r->rdns : "unknown", addr);
 		if (n < 0 || (size_t)n >= sizeof(from))
 			return -1;

@@ -26,6 +26,13 @@ struct evbuffer;
  * CRLF included. */
 #define SMTP_CMDLINE_MAX	512
 #define SMTP_DATALINE_MAX	1000
+/*
+ * The buffer a data line is read into (smtp_getline's bufsz): the 998
+ * octets of a text line, the dot a client doubles in front of a line
+ * that starts with one (not counted in the limit, RFC 5321 4.5.3.1.6)
+ * and the NUL.
+ */
+#define SMTP_DATALINE_BUF	(SMTP_DATALINE_MAX - 2 + 1 + 1)
 
 /* ---- lines ---- */
 
@@ -122,11 +129,13 @@ enum smtp_data_error {
 	SMTP_DATA_TOOLONG,	/* a line over SMTP_DATALINE_MAX */
 	SMTP_DATA_TOOBIG,	/* over max_size */
 	SMTP_DATA_NUL,		/* a NUL byte */
+	SMTP_DATA_CR,		/* a CR that does not end a line */
 };
 
 struct smtp_data {
 	uint64_t	 max_size;	/* 0: no limit */
-	uint64_t	 size;		/* as received: each line + CRLF */
+	uint64_t	 size;		/* RFC 1870: each dot-unstuffed
+					   line + CRLF */
 	uint32_t	 lines;
 	int		 error;		/* first enum smtp_data_error */
 	int		 last_crlf;	/* the previous line ended in CRLF */
@@ -147,10 +156,13 @@ struct smtp_data_out {
 
 void		 smtp_data_init(struct smtp_data *, uint64_t max_size);
 /*
- * One line of the data phase.  The end is a "." line that ends with
- * CRLF and follows a line that ended with CRLF (or the DATA command):
- * a "." next to a bare LF is content, so that no "\n.\n" can end a
- * message early (SMTP smuggling).
+ * One line of the data phase (read with bufsz SMTP_DATALINE_BUF).  The
+ * end is a "." line that ends with CRLF and follows a line that ended
+ * with CRLF (or the DATA command): a "." next to a bare LF is content,
+ * so that no "\n.\n" can end a message early (SMTP smuggling).  The
+ * line limit and the size count apply to the dot-unstuffed line.  A CR
+ * inside a line refuses the message: the filter protocol cannot carry
+ * one, and a message must get the same answer with and without filters.
  */
 void		 smtp_data_line(struct smtp_data *, const struct smtp_line *,
 		    struct smtp_data_out *);

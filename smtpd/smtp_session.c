@@ -56,6 +56,8 @@
 #define SMTP_MAX_BAD		10		/* protocol errors, then 421 */
 #define SMTP_MAX_EXPAND		10000		/* envelopes of one RCPT */
 #define SMTP_FILE_BUFFER	(64 * 1024)
+#define SMTP_REPLY_MAX		512		/* a reply line with its CRLF
+						   (RFC 5321 4.5.3.1.5) */
 
 enum smtp_state {
 	S_CONNECTED,		/* waiting for rDNS, no banner yet */
@@ -147,7 +149,7 @@ struct smtp_session {
 	int			 closing;
 	int			 in_tree;
 	struct smtp_linereader	 lr;
-	char			 line[SMTP_DATALINE_MAX];
+	char			 line[SMTP_DATALINE_BUF];
 	char			 cmd[SMTP_CMDLINE_MAX];	/* for the log */
 	struct smtp_tx		*tx;
 
@@ -437,8 +439,6 @@ smtp_on_read(struct bufferevent *bev, void *arg)
 
 	if (s->closing || s->state == S_CONNECTED)
 		return;
-	smtp_timer_arm(s, s->state == S_DATA ?
-	    smtpd_env.conf->timeout_data : smtpd_env.conf->timeout_command);
 	smtp_process(s);
 }
 
@@ -497,10 +497,17 @@ smtp_process(struct smtp_session *s)
 	    s->state != S_CONNECTED) {
 		if (evbuffer_get_length(out) > SMTP_OUTPUT_MAX)
 			return;		/* smtp_on_write comes back */
-		bufsz = s->state == S_DATA ? SMTP_DATALINE_MAX - 1 :
+		bufsz = s->state == S_DATA ? SMTP_DATALINE_BUF :
 		    SMTP_CMDLINE_MAX - 1;
 		if (!smtp_getline(in, &s->lr, s->line, bufsz, &line))
 			break;
+		/*
+		 * The clock restarts for a whole line only: a client that
+		 * trickles a byte at a time still times out.
+		 */
+		smtp_timer_arm(s, s->state == S_DATA ?
+		    smtpd_env.conf->timeout_data :
+		    smtpd_env.conf->timeout_command);
 		if (s->state == S_DATA)
 			smtp_data(s, &line);
 		else
@@ -513,10 +520,11 @@ smtp_process(struct smtp_session *s)
 static void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	char	 buf[1024];
+	char	 buf[SMTP_REPLY_MAX - 1];	/* the text, CRLF added */
 	va_list	 ap;
 	int	 n;
 
+	/* an over-long text (the client's HELO name echoed) is cut */
 	va_start(ap, fmt);
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);

@@ -24,7 +24,8 @@ struct blast {
 	/* shared by the threads */
 	atomic_int	 next;		/* next message number to send */
 	atomic_int	 accepted;	/* 250 after the data */
-	atomic_int	 failed;	/* refused, or lost with its session */
+	atomic_int	 retries;	/* messages tried again */
+	atomic_int	 connections;	/* sessions opened */
 	double		*latency;	/* [messages]: MAIL to 250, seconds,
 					   < 0 when not accepted */
 	_Atomic long long last_ns;	/* last 250, ns after t0 */

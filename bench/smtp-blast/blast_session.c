@@ -3,8 +3,8 @@
  * EHLO, then takes message numbers from the shared counter and sends
  * each message (MAIL, RCPT, DATA, content) waiting for every reply, as
  * a plain client without PIPELINING does, until none is left; then
- * QUIT.  A refused message is counted, RSET, and the session goes on; a
- * lost connection ends the session (the others take what is left).
+ * QUIT.  A refused message, or a lost connection, ends the session
+ * and the message is tried again on a new one (MESSAGE_TRIES times).
  */
 
 #include <sys/socket.h>
@@ -25,6 +25,7 @@
 
 #define REPLY_MAX	4096	/* one reply line, as RFC 5321 allows 512 */
 #define HEADER_MAX	512
+#define MESSAGE_TRIES	3	/* sessions a message is tried on */
 
 struct conn {
 	int	 fd;
@@ -38,6 +39,8 @@ static int	 read_line(struct conn *, char *, size_t);
 static int	 reply(struct conn *);
 static int	 command(struct conn *, const char *, int);
 static int	 send_message(struct conn *, struct blast *, char *, int);
+static int	 session_open(struct conn *, struct blast *);
+static void	 note_last(struct blast *);
 
 double
 blast_now(void)
@@ -189,6 +192,36 @@ send_message(struct conn *c, struct blast *b, char *buf, int n)
 	return r == 250 ? 0 : 1;
 }
 
+/* The time of the last 250: the latest any thread saw. */
+static void
+note_last(struct blast *b)
+{
+	long long	 now, seen;
+
+	now = (long long)((blast_now() - b->t0) * 1e9);
+	seen = atomic_load(&b->last_ns);
+	while (now > seen &&
+	    !atomic_compare_exchange_weak(&b->last_ns, &seen, now))
+		;
+}
+
+/* Connect and get through the banner and EHLO: 0, or -1. */
+static int
+session_open(struct conn *c, struct blast *b)
+{
+	if (conn_open(c, b) == -1)
+		return -1;
+	atomic_fetch_add(&b->connections, 1);
+	if (reply(c) != 220 ||
+	    command(c, "EHLO smtp-blast.test\r\n", 250) != 0) {
+		fprintf(stderr, "smtp-blast: no banner or EHLO refused\n");
+		close(c->fd);
+		c->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
 void *
 blast_session(void *arg)
 {
@@ -196,37 +229,48 @@ blast_session(void *arg)
 	struct conn	 c;
 	char		*buf;
 	double		 t;
-	int		 n, r;
+	int		 n = -1, tries = 0, r;
 
+	c.fd = -1;
 	if ((buf = malloc(HEADER_MAX + b->bodylen)) == NULL)
 		return NULL;
-	if (conn_open(&c, b) == -1)
-		goto done;
-	if (reply(&c) != 220 ||
-	    command(&c, "EHLO smtp-blast.test\r\n", 250) != 0) {
-		fprintf(stderr, "smtp-blast: no banner or EHLO refused\n");
-		goto done;
-	}
-	while ((n = atomic_fetch_add(&b->next, 1)) < b->messages) {
+	for (;;) {
+		if (n == -1) {
+			n = atomic_fetch_add(&b->next, 1);
+			if (n >= b->messages)
+				break;
+			tries = 0;
+		}
+		if (c.fd == -1 && session_open(&c, b) == -1)
+			break;
 		t = blast_now();
-		r = send_message(&c, b, buf, n);
-		if (r == 0) {
+		if ((r = send_message(&c, b, buf, n)) == 0) {
 			b->latency[n] = blast_now() - t;
 			atomic_fetch_add(&b->accepted, 1);
-			atomic_store(&b->last_ns,
-			    (long long)((blast_now() - b->t0) * 1e9));
+			note_last(b);
+			n = -1;
 			continue;
 		}
-		atomic_fetch_add(&b->failed, 1);
-		if (r == -1 || command(&c, "RSET\r\n", 250) == -1) {
-			fprintf(stderr, "smtp-blast: session lost\n");
-			goto done;
+		/*
+		 * Refused ("452 Too many messages in this session" after
+		 * 100 with OpenSMTPD and ours) or lost: as a real client,
+		 * end this session and try again on a new one.
+		 */
+		if (r == 1)
+			command(&c, "QUIT\r\n", 221);
+		close(c.fd);
+		c.fd = -1;
+		atomic_fetch_add(&b->retries, 1);
+		if (++tries == MESSAGE_TRIES) {
+			fprintf(stderr, "smtp-blast: message %d refused %d "
+			    "times\n", n, tries);
+			n = -1;
 		}
 	}
-	command(&c, "QUIT\r\n", 221);
- done:
-	if (c.fd != -1)
+	if (c.fd != -1) {
+		command(&c, "QUIT\r\n", 221);
 		close(c.fd);
+	}
 	free(buf);
 	return NULL;
 }

@@ -88,7 +88,7 @@ echo "--- the failure report:"
 cat "$fail"
 expect_file_has "$fail" '^Subject: Delivery Status Notification: failure$'
 expect_file_has "$fail" '^Final-Recipient: rfc822; later@localhost$'
-expect_file_has "$fail" '^Diagnostic-Code: smtp; Envelope expired'
+expect_file_has "$fail" '^Diagnostic-Code: X-Unix; Envelope expired'
 expect_file_has "$fail" '^Subject: late$'
 # One warning: the step was warned about once.
 [ "$(grep -l '^Action: delayed' "$md"/new/* | wc -l)" = 1 ] ||

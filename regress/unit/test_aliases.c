@@ -386,6 +386,38 @@ START_TEST(test_include_read)
 	/* A missing include is a failure: an admin named it. */
 	snprintf(path, sizeof(path), "%s/nothere", dir);
 	ck_assert_int_eq(include_read(path, &text, why, sizeof(why)), -1);
+	/* One that others may write to could run their commands. */
+	write_forward("a, \"|/bin/sh -c evil\"\n", 0664);
+	snprintf(path, sizeof(path), "%s/.forward", dir);
+	ck_assert_int_eq(include_read(path, &text, why, sizeof(why)), -1);
+	ck_assert_msg(strstr(why, "writable by group or others") != NULL,
+	    "%s", why);
+	ck_assert_int_eq(chmod(path, 0646), 0);
+	ck_assert_int_eq(include_read(path, &text, why, sizeof(why)), -1);
+}
+END_TEST
+
+/* A sticky home means "not now": the lookup fails temporarily. */
+START_TEST(test_forward_sticky_home)
+{
+	char	*text, why[512];
+
+	write_forward("gilles@example.org\n", 0644);
+	ck_assert_int_eq(chmod(dir, 01755), 0);
+	ck_assert_int_eq(forward_read(dir, getuid(), &text, why, sizeof(why)),
+	    -1);
+	ck_assert_ptr_null(text);
+	ck_assert_msg(strstr(why, "sticky") != NULL, "%s", why);
+	/* a home like /tmp is no convention: the .forward is refused */
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_int_eq(forward_read(dir, getuid(), &text, why, sizeof(why)),
+	    0);
+	ck_assert_msg(strstr(why, "writable by group or others") != NULL,
+	    "%s", why);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(forward_read(dir, getuid(), &text, why, sizeof(why)),
+	    1);
+	free(text);
 }
 END_TEST
 
@@ -409,6 +441,7 @@ aliases_suite(void)
 	tcase_add_test(tf, test_forward_not_regular);
 	tcase_add_test(tf, test_forward_too_large);
 	tcase_add_test(tf, test_include_read);
+	tcase_add_test(tf, test_forward_sticky_home);
 	suite_add_tcase(s, tf);
 	return s;
 }

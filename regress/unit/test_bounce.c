@@ -259,6 +259,9 @@ START_TEST(test_several_recipients)
 	ck_assert_str_eq(header_value(blocks[2], "Status"), "5.0.0");
 	ck_assert_ptr_null(header_value(blocks[2], "Diagnostic-Code"));
 	ck_assert_str_eq(header_value(blocks[3], "Status"), "5.0.0");
+	/* a text of our own is no SMTP reply: not of type smtp */
+	ck_assert_str_eq(header_value(blocks[3], "Diagnostic-Code"),
+	    "X-Unix; weird status");
 	for (i = 1; i < n; i++)
 		ck_assert_str_eq(header_value(blocks[i], "Action"), "failed");
 	for (i = 0; i < n; i++)

@@ -3,11 +3,13 @@
  * in the process check forks for each test: maildir (and junk), mbox
  * and file (From_ line and quoting), mda commands (exit codes,
  * environment, wrapper), lmtp against a small server forked here, and
- * Delivered-To loop detection.
+ * Delivered-To loop detection.  fsync is defined here, in front of the
+ * C library's, so that a test can see what a delivery made durable.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -19,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,51 @@
 static char		 dir[256];
 static struct envelope	 env;
 static char		 reason[DELIVERY_REASON_MAX + 2];
+
+/* What the code under test fsync()ed, by path, in order. */
+#define SYNCED_MAX	64
+static char		 synced[SYNCED_MAX][PATH_MAX];
+static int		 nsynced;
+
+/*
+ * delivery.o's calls to fsync come here (the program's own definition
+ * comes before the C library's): note the path, then do the real call.
+ */
+int
+fsync(int fd)
+{
+	char	 link[64];
+	ssize_t	 n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	if (nsynced < SYNCED_MAX &&
+	    (n = readlink(link, synced[nsynced], PATH_MAX - 1)) > 0) {
+		synced[nsynced][n] = '\0';
+		nsynced++;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+/* 1 if name (under dir) was synced; a trailing '*' matches any end. */
+static int
+was_synced(const char *name)
+{
+	char	 real[PATH_MAX], want[PATH_MAX + 16];
+	size_t	 len;
+	int	 i, prefix;
+
+	ck_assert_ptr_nonnull(realpath(dir, real));
+	snprintf(want, sizeof(want), "%s%s%s", real, name[0] ? "/" : "",
+	    name);
+	len = strlen(want);
+	if ((prefix = len > 0 && want[len - 1] == '*'))
+		want[--len] = '\0';
+	for (i = 0; i < nsynced; i++)
+		if (prefix ? strncmp(synced[i], want, len) == 0 :
+		    strcmp(synced[i], want) == 0)
+			return 1;
+	return 0;
+}
 
 #define MESSAGE \
 	"Received: from x by y\n" \
@@ -69,6 +117,7 @@ setup(void)
 	env.mda_uid = getuid();
 	env.mda_gid = getgid();
 	reason[0] = '\0';
+	nsynced = 0;
 }
 
 static void
@@ -219,6 +268,47 @@ START_TEST(test_maildir)
 	    0);
 	only_file(path("mail/Maildir/new"), &n);
 	ck_assert_int_eq(n, 2);
+}
+END_TEST
+
+/*
+ * Delivered means on disk: the message file, new/, and every directory
+ * the delivery made, in its parent.
+ */
+START_TEST(test_maildir_durable)
+{
+	ck_assert_int_eq(mkdir(path("mail"), 0700), 0);
+	ck_assert_int_eq(run(M_MAILDIR, path("mail/box/Maildir"), NULL,
+	    MESSAGE), 0);
+	ck_assert_msg(was_synced("mail/box/Maildir/tmp/*"), "message file");
+	ck_assert_msg(was_synced("mail/box/Maildir/new"), "new/");
+	ck_assert_msg(was_synced("mail/box/Maildir"), "the maildir");
+	ck_assert_msg(was_synced("mail/box"), "box/, parent of the maildir");
+	ck_assert_msg(was_synced("mail"), "mail/, parent of box/");
+	ck_assert_msg(!was_synced(""), "nothing was made in the top dir");
+
+	/* the second time, nothing new but the message */
+	nsynced = 0;
+	ck_assert_int_eq(run(M_MAILDIR, path("mail/box/Maildir"), NULL,
+	    MESSAGE), 0);
+	ck_assert_msg(was_synced("mail/box/Maildir/new"), "new/");
+	ck_assert_msg(!was_synced("mail/box/Maildir"), "maildir synced again");
+}
+END_TEST
+
+/* A mailbox or file made by the delivery is synced into its directory. */
+START_TEST(test_file_durable)
+{
+	ck_assert_int_eq(run(M_FILE, path("archive"), NULL, MESSAGE), 0);
+	ck_assert_msg(was_synced("archive"), "the file");
+	ck_assert_msg(was_synced(""), "its directory, where it was made");
+	nsynced = 0;
+	ck_assert_int_eq(run(M_MBOX, path("archive"), NULL, MESSAGE), 0);
+	ck_assert_msg(was_synced("archive"), "the file");
+	ck_assert_msg(!was_synced(""), "the directory, for an old file");
+	nsynced = 0;
+	ck_assert_int_eq(run(M_MBOX, path("mbox"), NULL, MESSAGE), 0);
+	ck_assert_msg(was_synced("mbox") && was_synced(""), "new mbox");
 }
 END_TEST
 
@@ -698,6 +788,31 @@ START_TEST(test_lmtp_server_hangs_up)
 }
 END_TEST
 
+/* A server that greets, then never answers: a temporary failure. */
+START_TEST(test_lmtp_server_silent)
+{
+	char	 dest[512], buf[512];
+	pid_t	 pid;
+	int	 s, c;
+
+	delivery_lmtp_timeout = 1;
+	s = lmtp_listen(1, dest, sizeof(dest));
+	if ((pid = fork()) == 0) {
+		if ((c = accept(s, NULL, NULL)) == -1 ||
+		    write(c, "220 hi\r\n", 8) != 8)
+			_exit(1);
+		/* read what comes, answer nothing, until the client leaves */
+		while (read(c, buf, sizeof(buf)) > 0)
+			;
+		_exit(0);
+	}
+	close(s);
+	ck_assert_int_eq(run(M_LMTP, dest, NULL, MESSAGE), EX_TEMPFAIL);
+	ck_assert_str_eq(reason, "4.4.2 LMTP: no answer within 1s\n");
+	waitpid(pid, NULL, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -709,6 +824,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_method_names);
 	tcase_add_test(tc, test_maildir);
+	tcase_add_test(tc, test_maildir_durable);
+	tcase_add_test(tc, test_file_durable);
 	tcase_add_test(tc, test_maildir_bounce_sender);
 	tcase_add_test(tc, test_maildir_junk);
 	tcase_add_test(tc, test_maildir_failure);
@@ -728,6 +845,7 @@ main(void)
 	tcase_add_test(tc, test_lmtp_tcp_rcpt_to);
 	tcase_add_test(tc, test_lmtp_failures);
 	tcase_add_test(tc, test_lmtp_server_hangs_up);
+	tcase_add_test(tc, test_lmtp_server_silent);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -295,7 +295,11 @@ START_TEST(test_aliases)
 	    "later: error:451 4.2.0 Try later\n"
 	    "remote: someone@remote.example\n"
 	    "broken: \"unbalanced\n"
-	    "nohome: nosuchuser\n");
+	    "nohome: nosuchuser\n"
+	    "joe: joe, \\joe, joe\n"
+	    "aloop: bloop@localhost\n"
+	    "bloop: aloop@localhost\n"
+	    "halfloop: aloop, eric\n");
 	put_file("list", 0644, "# the staff\neric\n\nroot, eric\n");
 	load("table aliases \"DIR/aliases\"\n"
 	    "table users \"DIR/users\"\n"
@@ -329,9 +333,19 @@ START_TEST(test_aliases)
 	ck_assert_ptr_nonnull(e = find(o, M_NONE, "gilles"));
 	ck_assert_str_eq(e->dest.user, "gilles+x");
 
-	/* a loop ends: nothing to deliver */
+	/* a loop ends, and says so when it leaves nothing to deliver */
 	o = expand("loop1@localhost", 1);
-	expect_fail(o, 550, "5.1.1", "Invalid recipient");
+	expect_fail(o, 550, "5.4.6", "Alias loop");
+	o = expand("aloop@localhost", 1);
+	expect_fail(o, 550, "5.4.6", "Alias loop");
+	/* a loop beside a real target is harmless */
+	o = expand("halfloop@localhost", 1);
+	expect_ok(o, 1);
+	ck_assert_ptr_nonnull(find(o, M_NONE, "eric"));
+	/* a user naming itself twice gets one copy */
+	o = expand("joe@localhost", 1);
+	expect_ok(o, 1);
+	ck_assert_ptr_nonnull(find(o, M_NONE, "joe"));
 
 	/* :include: gives eric (once) and root's targets */
 	o = expand("list@localhost", 1);
@@ -426,6 +440,111 @@ START_TEST(test_virtual)
 	/* not a virtual domain */
 	o = expand("joe@example.com", 0);
 	expect_fail(o, 550, "5.7.1", "Relaying denied");
+}
+END_TEST
+
+/*
+ * The usual virtual hosting: every address maps to one system user,
+ * and the maildir path tells the mailboxes apart by %{dest.user}.  The
+ * same user reached through two addresses is two deliveries.
+ */
+START_TEST(test_virtual_shared_user)
+{
+	const struct outcome	*o;
+	int			 a, b;
+	size_t			 i;
+
+	put_users();
+	put_file("virtuals", 0644,
+	    "info@example.org ann@example.org, bob@example.org\n"
+	    "ann@example.org joe\n"
+	    "bob@example.org joe\n"
+	    "both@example.org ann@example.org, bob@example.org, "
+	    "ann@example.org\n");
+	load("table virtuals \"DIR/virtuals\"\n"
+	    "table users \"DIR/users\"\n"
+	    "action \"vmail\" maildir \"DIR/mail/%{dest.user}\" "
+	    "virtual <virtuals> userbase <users>\n"
+	    "match from any for domain { example.org } action \"vmail\"\n");
+
+	o = expand("info@example.org", 0);
+	expect_ok(o, 2);
+	for (a = b = 0, i = 0; i < o->n; i++) {
+		ck_assert_str_eq(o->env[i].mda_user, "joe");
+		a += strcmp(o->env[i].dest.user, "ann") == 0;
+		b += strcmp(o->env[i].dest.user, "bob") == 0;
+	}
+	ck_assert_int_eq(a, 1);
+	ck_assert_int_eq(b, 1);
+	/* one address listed twice is still one delivery */
+	o = expand("both@example.org", 0);
+	expect_ok(o, 2);
+}
+END_TEST
+
+static void
+on_count(struct expansion *x, const struct expand_result *res, void *arg)
+{
+	struct outcome	*o = arg;
+	struct envelope	 e;
+	size_t		 i;
+
+	o->done = 1;
+	o->res = *res;
+	o->n = res->result == 1 ? res->nenvelopes : 0;
+	/* every envelope goes to its own address */
+	for (i = 0; i < o->n; i++) {
+		expand_envelope(x, i, &e);
+		if (strcmp(e.mda_user, "joe") != 0 ||
+		    strncmp(e.dest.user, "u", 1) != 0)
+			o->n = 0;
+	}
+	expand_free(x);
+}
+
+/* A list of 1000 virtual addresses: 1000 envelopes, in good time. */
+START_TEST(test_thousand_addresses)
+{
+	struct envelope	 tmpl;
+	struct outcome	*o;
+	char		 path[256];
+	size_t		 i;
+	time_t		 deadline = time(NULL) + 60;
+	FILE		*fp;
+
+	put_users();
+	/* longer than put_file takes */
+	snprintf(path, sizeof(path), "%s/big", dir);
+	ck_assert_ptr_nonnull(fp = fopen(path, "w"));
+	for (i = 0; i < 1000; i++)
+		fprintf(fp, "u%zu@example.org\n", i);
+	ck_assert_int_eq(fclose(fp), 0);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	put_file("aliases", 0644, "big: :include:DIR/big\n");
+	put_file("virtuals", 0644, "@example.org joe\n");
+	load("table aliases \"DIR/aliases\"\n"
+	    "table virtuals \"DIR/virtuals\"\n"
+	    "table users \"DIR/users\"\n"
+	    "action \"local\" mbox alias <aliases> userbase <users>\n"
+	    "action \"vmail\" maildir \"DIR/mail/%{dest.user}\" "
+	    "virtual <virtuals> userbase <users>\n"
+	    "match for local action \"local\"\n"
+	    "match from any for domain { example.org } action \"vmail\"\n");
+
+	ck_assert_ptr_nonnull(o = calloc(1, sizeof(*o)));
+	memset(&tmpl, 0, sizeof(tmpl));
+	ck_assert_int_eq(mailaddr_from_text(&tmpl.rcpt, "big@localhost"), 0);
+	ck_assert_ptr_nonnull(expand_start(&env, 7, &tmpl, "", 1, on_count,
+	    o));
+	while (!o->done) {
+		ck_assert_msg(time(NULL) < deadline, "no answer in 60s");
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	ck_assert_msg(o->res.result == 1, "got %d %s %s", o->res.code,
+	    o->res.esc, o->res.text);
+	ck_assert_uint_eq(o->res.nenvelopes, 1000);
+	ck_assert_uint_eq(o->n, 1000);
+	free(o);
 }
 END_TEST
 
@@ -681,6 +800,8 @@ expand_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_aliases);
 	tcase_add_test(tc, test_virtual);
+	tcase_add_test(tc, test_virtual_shared_user);
+	tcase_add_test(tc, test_thousand_addresses);
 	tcase_add_test(tc, test_virtual_no_catchall);
 	tcase_add_test(tc, test_forward);
 	tcase_add_test(tc, test_forward_root);

@@ -90,6 +90,7 @@ setup(void)
 	ck_assert_ptr_nonnull(smtpd_env.conf);
 
 	/* log lines land in a file the tests read */
+	strlcpy(logfile, "/tmp/test_mda.log.XXXXXX", sizeof(logfile));
 	fd = mkstemp(logfile);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_ne(dup2(fd, STDERR_FILENO), -1);
@@ -103,6 +104,8 @@ static void
 teardown(void)
 {
 	unlink(logfile);
+	config_free(smtpd_env.conf);
+	smtpd_env.conf = NULL;
 }
 
 static struct envelope

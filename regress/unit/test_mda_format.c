@@ -161,6 +161,65 @@ START_TEST(test_sanitising)
 }
 END_TEST
 
+/*
+ * A quoted local part ("...") may hold what no atom can: quotes,
+ * backslashes, ';', '<', '>', and "/../".  None of it reaches a
+ * command or a path, unless raw.
+ */
+START_TEST(test_quoted_local_part)
+{
+	mailaddr_from_text(&env.rcpt, "\"x\\\";id>/tmp/p;\\\"\"@example.org");
+	ck_assert_str_eq(env.rcpt.user, "\"x\\\";id>/tmp/p;\\\"\"");
+	ck_assert_str_eq(expand("\"%{rcpt.user}\""), "\":x:::id:/tmp/p::::\"");
+	ck_assert_str_eq(expand("%{rcpt}"), ":x:::id:/tmp/p::::@example.org");
+	ck_assert_str_eq(expand("%{rcpt.user:raw}"), env.rcpt.user);
+	/* no way up the tree */
+	mailaddr_from_text(&env.dest, "\"a/../../b\"@example.org");
+	ck_assert_str_eq(expand("/var/vmail/%{dest.user}"),
+	    "/var/vmail/:a/::/::/b:");
+	ck_assert_str_eq(expand("/var/vmail/%{dest.user[1:3]}"),
+	    "/var/vmail/a/.");
+	mailaddr_from_text(&env.dest, "\"..\"@example.org");
+	ck_assert_str_eq(expand("/v/%{dest.user[1:2]}/x"), "/v/::/x");
+	/* the sender too; a domain literal keeps its brackets and colons */
+	mailaddr_from_text(&env.sender, "\"a(b)<c>,d\"@[IPv6:2001:db8::1]");
+	ck_assert_str_eq(expand("%{sender}"), ":a:b::c::d:@[IPv6:2001:db8::1]");
+	ck_assert_str_eq(expand("%{mbox.from}"),
+	    ":a:b::c::d:@[IPv6:2001:db8::1]");
+}
+END_TEST
+
+/* Ranges count characters: a UTF-8 sequence is never cut in two. */
+START_TEST(test_utf8_ranges)
+{
+	mailaddr_from_text(&env.dest, "\xc3\xa9lodie@\xc3\xa9t\xc3\xa9.example");
+	ck_assert_str_eq(expand("%{dest.user[0]}"), "\xc3\xa9");
+	ck_assert_str_eq(expand("%{dest.user[0:1]}"), "\xc3\xa9l");
+	ck_assert_str_eq(expand("%{dest.user[-1]}"), "e");
+	ck_assert_str_eq(expand("%{dest.user[1:]}"), "lodie");
+	ck_assert_str_eq(expand("%{dest.domain[:2]}"), "\xc3\xa9t\xc3\xa9");
+	ck_assert_str_eq(expand("%{dest.domain[-11:-10]}"), "\xc3\xa9t");
+	ck_assert_str_eq(expand("%{dest.user[5]}"), "e");
+	expand_fails("%{dest.user[6]}", "has 6 characters");
+	/* case modifiers leave other bytes alone */
+	ck_assert_str_eq(expand("%{dest.user:uppercase}"), "\xc3\xa9LODIE");
+}
+END_TEST
+
+/* strip drops a sub-address: a domain or a directory has none. */
+START_TEST(test_strip_not_domains)
+{
+	char	 buf[256], err[256];
+
+	mailaddr_from_text(&env.rcpt, "bob-x@ex-ample.org");
+	strlcpy(env.mda_home, "/home/bob-smith", sizeof(env.mda_home));
+	ck_assert_int_ge(mda_format(buf, sizeof(buf), "%{rcpt.domain:strip}/"
+	    "%{rcpt.user:strip}/%{user.directory:strip}", &env, NULL, '-',
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(buf, "ex-ample.org/bob//home/bob-smith");
+}
+END_TEST
+
 START_TEST(test_percent_and_home)
 {
 	ck_assert_str_eq(expand("100%%"), "100%");
@@ -247,6 +306,9 @@ main(void)
 	tcase_add_test(tc, test_modifiers);
 	tcase_add_test(tc, test_strip_delimiter);
 	tcase_add_test(tc, test_sanitising);
+	tcase_add_test(tc, test_quoted_local_part);
+	tcase_add_test(tc, test_utf8_ranges);
+	tcase_add_test(tc, test_strip_not_domains);
 	tcase_add_test(tc, test_percent_and_home);
 	tcase_add_test(tc, test_mda_token);
 	tcase_add_test(tc, test_errors);

@@ -305,6 +305,44 @@ START_TEST(test_table_criteria)
 }
 END_TEST
 
+/*
+ * An IPv4 client seen through an IPv6 socket (::ffff:192.0.2.7) is
+ * the IPv4 address to every table, a regex included; negated
+ * criteria and rule order as usual.
+ */
+START_TEST(test_src_mapped_and_negated)
+{
+	struct tx	 t;
+
+	load("action \"a\" mbox\n"
+	    "match from src regex { \"^192[.]0[.]2[.]\" } for any "
+	    "action \"a\"\n"
+	    "match from src { 198.51.100.0/24, \"2001:db8::/32\" } "
+	    "! for domain { example.org } action \"a\"\n"
+	    "match ! from src { 203.0.113.0/24 } for domain { example.org } "
+	    "action \"a\"\n"
+	    "match from any for any reject\n");
+
+	memset(&t, 0, sizeof(t));
+	t.rcpt = "u@example.org";
+	t.client = "192.0.2.7";
+	ck_assert_int_eq(match(&t), 2);
+	t.client = "::ffff:192.0.2.7";
+	ck_assert_int_eq(match(&t), 2);
+	t.client = "::ffff:198.51.100.9";
+	t.rcpt = "u@other.example";
+	ck_assert_int_eq(match(&t), 3);
+	t.client = "2001:db8::5";
+	ck_assert_int_eq(match(&t), 3);
+	t.rcpt = "u@example.org";
+	ck_assert_int_eq(match(&t), 4);
+	t.client = "::ffff:203.0.113.1";
+	ck_assert_int_eq(match(&t), 5);
+	t.client = "203.0.113.1";
+	ck_assert_int_eq(match(&t), 5);
+}
+END_TEST
+
 START_TEST(test_origin_criteria)
 {
 	struct tx	 t;
@@ -567,6 +605,7 @@ ruleset_suite(void)
 	tcase_add_test(tc, test_first_match_and_local);
 	tcase_add_test(tc, test_no_match);
 	tcase_add_test(tc, test_table_criteria);
+	tcase_add_test(tc, test_src_mapped_and_negated);
 	tcase_add_test(tc, test_origin_criteria);
 	tcase_add_test(tc, test_auth_and_tls_never_yet);
 	tcase_add_test(tc, test_table_failure_is_temporary);

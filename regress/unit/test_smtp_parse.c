@@ -45,14 +45,15 @@ run_data(const char *text, size_t len, uint64_t max, struct data_result *res)
 	struct smtp_data	 d;
 	struct smtp_data_out	 out;
 	struct smtp_line	 line;
-	char			 buf[SMTP_DATALINE_MAX];
+	char			 buf[SMTP_DATALINE_BUF];
 	int			 n = 0;
 
 	memset(res, 0, sizeof(*res));
 	memset(&lr, 0, sizeof(lr));
 	smtp_data_init(&d, max);
+	/* as the session reads them */
 	while (!res->ended &&
-	    smtp_getline(in, &lr, buf, sizeof(buf) - 1, &line)) {
+	    smtp_getline(in, &lr, buf, sizeof(buf), &line)) {
 		n++;
 		smtp_data_line(&d, &line, &out);
 		if (out.end) {
@@ -255,6 +256,10 @@ START_TEST(test_mail_ok)
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@x> SIZE="
 	    "99999999999999999999999", 0, &mf, &reply), 0);
 	ck_assert(mf.size == UINT64_MAX);
+	/* leading zeros are no overflow */
+	ck_assert_int_eq(smtp_parse_mail("FROM:<a@x> SIZE="
+	    "0000000000000000000001000", 0, &mf, &reply), 0);
+	ck_assert_uint_eq(mf.size, 1000);
 
 	/* a domainless sender only on the local path */
 	ck_assert_int_eq(smtp_parse_mail("FROM:<root>", 1, &mf, &reply), 0);
@@ -485,6 +490,26 @@ START_TEST(test_data_line_length)
 	ck_assert_int_eq(strncmp(smtp_data_error_reply(r.error), "552 5.5.2",
 	    9), 0);
 
+	/*
+	 * The doubled dot is not counted (RFC 5321 4.5.3.1.6): 998 octets
+	 * that start with a dot are 999 on the wire and pass...
+	 */
+	msg[0] = msg[1] = '.';
+	memset(msg + 2, 'c', 997);
+	memcpy(msg + 999, "\r\n.\r\n", 5);
+	run_data(msg, 1004, 0, &r);
+	ck_assert_int_eq(r.ended, 1);
+	ck_assert_int_eq(r.error, SMTP_DATA_OK);
+	ck_assert_uint_eq(strlen(r.stored), 999);
+	ck_assert_int_eq(strncmp(r.stored, ".ccc", 4), 0);
+	/* ...but 999 after the dot do not */
+	msg[0] = msg[1] = '.';
+	memset(msg + 2, 'c', 998);
+	memcpy(msg + 1000, "\r\n.\r\n", 5);
+	run_data(msg, 1005, 0, &r);
+	ck_assert_int_eq(r.ended, 1);
+	ck_assert_int_eq(r.error, SMTP_DATA_TOOLONG);
+
 	/* a very long line, then the end */
 	memset(msg, 'b', 3000);
 	memcpy(msg + 3000, "\r\n.\r\n", 5);
@@ -513,6 +538,8 @@ START_TEST(test_data_size)
 {
 	struct data_result	 r;
 	static const char	 msg[] = "0123456789\r\n0123456789\r\n.\r\n";
+	static const char	 stuffed[] =
+	    "..12345678\r\n0123456789\r\n.\r\n";
 
 	/* each line counts with its CRLF: 12 + 12 */
 	run_data(msg, sizeof(msg) - 1, 24, &r);
@@ -522,6 +549,34 @@ START_TEST(test_data_size)
 	ck_assert_int_eq(r.error, SMTP_DATA_TOOBIG);
 	ck_assert_int_eq(strncmp(smtp_data_error_reply(r.error), "552 5.3.4",
 	    9), 0);
+
+	/* RFC 1870: the doubled dot is not part of the size: 11 + 12 */
+	run_data(stuffed, sizeof(stuffed) - 1, 23, &r);
+	ck_assert_int_eq(r.error, SMTP_DATA_OK);
+	ck_assert_str_eq(r.stored, ".12345678\n0123456789\n");
+	run_data(stuffed, sizeof(stuffed) - 1, 22, &r);
+	ck_assert_int_eq(r.error, SMTP_DATA_TOOBIG);
+}
+END_TEST
+
+START_TEST(test_data_cr)
+{
+	struct data_result	 r;
+	static const char	 m1[] = "Subject: a\r\n\r\nx\ry\r\nz\r\n.\r\n";
+	static const char	 m2[] = "Subject: a\r\n\r\nx\r\r\n.\r\n";
+
+	/* a CR that does not end a line refuses the message */
+	run_data(m1, sizeof(m1) - 1, 0, &r);
+	ck_assert_int_eq(r.ended, 1);
+	ck_assert_int_eq(r.error, SMTP_DATA_CR);
+	ck_assert_str_eq(smtp_data_error_reply(r.error),
+	    "554 5.6.0 Message refused: it contains a CR that does not end "
+	    "a line");
+	ck_assert_str_eq(r.stored, "Subject: a\n\n");
+	/* CR CR LF too: the first CR is no part of the line end */
+	run_data(m2, sizeof(m2) - 1, 0, &r);
+	ck_assert_int_eq(r.ended, 1);
+	ck_assert_int_eq(r.error, SMTP_DATA_CR);
 }
 END_TEST
 
@@ -648,6 +703,12 @@ START_TEST(test_received)
 	    "[local])\n", 45), 0);
 
 	ck_assert_int_eq(smtp_received_format(buf, 40, &r), -1);
+
+	/* a HELO name that would break the header's comments */
+	r.helo = "a(b)\\c;d,e<f>@\"g";
+	ck_assert_int_gt(smtp_received_format(buf, sizeof(buf), &r), 0);
+	ck_assert_int_eq(strncmp(buf, "Received: from a?b??c?d?e?f???g "
+	    "(localhost [local])\n", 52), 0);
 }
 END_TEST
 
@@ -696,6 +757,7 @@ main(void)
 	tcase_add_test(tc_data, test_data_bare_lf);
 	tcase_add_test(tc_data, test_data_line_length);
 	tcase_add_test(tc_data, test_data_nul);
+	tcase_add_test(tc_data, test_data_cr);
 	tcase_add_test(tc_data, test_data_size);
 	tcase_add_test(tc_data, test_data_headers);
 	tcase_add_test(tc_hdr, test_date);

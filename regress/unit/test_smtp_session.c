@@ -859,6 +859,136 @@ START_TEST(test_utf8)
 }
 END_TEST
 
+START_TEST(test_data_line_limits)
+{
+	char	 line[1100], *body;
+
+	conf.max_message_size = 2000;
+	start(0, 0);
+	say("HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n");
+	expect("250 ");
+	expect("250 ");
+	expect("250 ");
+	expect("354 ");
+	/*
+	 * 998 octets that start with a dot: 999 on the wire, the doubled
+	 * dot not counted (RFC 5321 4.5.3.1.6), nor in the size (RFC 1870):
+	 * 1000 + 1000 is exactly the limit.
+	 */
+	line[0] = line[1] = '.';
+	memset(line + 2, 'd', 997);
+	memcpy(line + 999, "\r\n", 3);
+	say(line);
+	memset(line, 'e', 998);
+	memcpy(line + 998, "\r\n.\r\n", 6);
+	say(line);
+	expect("250 2.0.0 ");
+	body = slurp(msgpath);
+	ck_assert_ptr_nonnull(strstr(body, "\n.ddd"));
+	ck_assert_ptr_nonnull(strstr(body, "ddd\neee"));
+	ck_assert_int_eq(ncommit, 1);
+
+	/* 999 octets after the doubled dot are too many */
+	say("MAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n");
+	expect("250 ");
+	expect("250 ");
+	expect("354 ");
+	line[0] = line[1] = '.';
+	memset(line + 2, 'd', 998);
+	memcpy(line + 1000, "\r\n.\r\n", 6);
+	say(line);
+	expect("552 5.5.2 ");
+	ck_assert_int_eq(ncommit, 1);
+	say("QUIT\r\n");
+	expect("221 ");
+	wait_eof();
+}
+END_TEST
+
+START_TEST(test_data_cr)
+{
+	start(0, 0);
+	say("HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n");
+	expect("250 ");
+	expect("250 ");
+	expect("250 ");
+	expect("354 ");
+	say("Subject: cr\r\n\r\nbare\rcr\r\n.\r\n");
+	expect("554 5.6.0 ");
+	ck_assert_int_eq(ncommit, 0);
+	ck_assert_int_eq(nrollback, 1);
+	say("QUIT\r\n");
+	expect("221 ");
+	wait_eof();
+}
+END_TEST
+
+/*
+ * A client that trickles a line a byte at a time, never pausing, still
+ * times out: the reply must come while it trickles.
+ */
+static void
+trickle_until_closed(void)
+{
+	time_t	 deadline = time(NULL) + 30;
+
+	while (rlen == 0 && !client_eof && time(NULL) <= deadline) {
+		if (send(client, "N", 1, MSG_NOSIGNAL) != 1)
+			break;
+		turn();
+	}
+	ck_assert_msg(strncmp(rbuf, "421 4.4.2 ", 10) == 0,
+	    "no timeout while the client trickled: \"%s\"", rbuf);
+	wait_eof();
+}
+
+START_TEST(test_slow_client)
+{
+	conf.timeout_command = 1;
+	start(0, 0);
+	trickle_until_closed();
+}
+END_TEST
+
+START_TEST(test_slow_client_data)
+{
+	conf.timeout_data = 1;
+	start(0, 0);
+	say("HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@y>\r\nDATA\r\n");
+	expect("250 ");
+	expect("250 ");
+	expect("250 ");
+	expect("354 ");
+	trickle_until_closed();
+	ck_assert_int_eq(nrollback, 1);
+	ck_assert_int_eq(ncommit, 0);
+}
+END_TEST
+
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets, CRLF included. */
+START_TEST(test_reply_length)
+{
+	char	 name[254], helo[300], *r, *line, *eol;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	start(0, 0);
+	listener.hostname = name;
+	memcpy(helo, "EHLO ", 5);
+	memset(helo + 5, 'h', 255);
+	memcpy(helo + 260, "\r\n", 3);
+	say(helo);
+	ck_assert_ptr_nonnull(r = get_reply());
+	ck_assert_int_eq(strncmp(r, "250-nnn", 7), 0);
+	for (line = r; (eol = strstr(line, "\r\n")) != NULL; line = eol + 2)
+		ck_assert_int_le(eol + 2 - line, 512);
+	say("QUIT\r\n");
+	expect("221 ");
+	wait_eof();
+	listener.hostname = "test.example";
+}
+END_TEST
+
 static void
 cleanup(void)
 {
@@ -899,6 +1029,11 @@ main(void)
 	tcase_add_test(tc, test_disconnect_rollback);
 	tcase_add_test(tc, test_orphan_create);
 	tcase_add_test(tc, test_utf8);
+	tcase_add_test(tc, test_data_line_limits);
+	tcase_add_test(tc, test_data_cr);
+	tcase_add_test(tc, test_slow_client);
+	tcase_add_test(tc, test_slow_client_data);
+	tcase_add_test(tc, test_reply_length);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* no fork: the loop and the fake peers live in this process */

@@ -258,6 +258,69 @@ START_TEST(test_netaddr)
 }
 END_TEST
 
+/*
+ * A bare IPv6 address or network is one entry, though table(5) wants
+ * brackets: its colons do not end a key (before, such a list silently
+ * became a mapping of "2001" to "db8::1").
+ */
+START_TEST(test_bare_ipv6)
+{
+	struct static_table	*t;
+
+	t = load(
+	    "2001:db8::1\n"
+	    "192.0.2.1\n"
+	    "2001:db8:1::/48\n"
+	    "::1\n"
+	    "IPv6:2001:db8:2::7\n"
+	    "::ffff:10.0.0.0/104\n");
+	ck_assert_int_eq(t->form, STATIC_LIST);
+	ck_assert_uint_eq(t->count, 6);
+	ck_assert_int_eq(check(t, K_NETADDR, "2001:db8::1"), 1);
+	ck_assert_int_eq(check(t, K_NETADDR, "2001:db8::2"), 0);
+	ck_assert_int_eq(check(t, K_NETADDR, "2001:db8:1:ffff::9"), 1);
+	ck_assert_int_eq(check(t, K_NETADDR, "::1"), 1);
+	ck_assert_int_eq(check(t, K_NETADDR, "2001:db8:2::7"), 1);
+	ck_assert_int_eq(check(t, K_NETADDR, "10.20.30.40"), 1);
+	ck_assert_int_eq(check(t, K_NETADDR, "192.0.2.1"), 1);
+	ck_assert_str_eq(lookup(t, K_NETADDR, "2001:db8:1::2"),
+	    "2001:db8:1::/48");
+	static_table_free(t);
+
+	/* as the key of a mapping, with any separator */
+	t = load(
+	    "2001:db8::1 mx6.example.org\n"
+	    "::1: localhost\n"
+	    "192.0.2.1 mx1.example.org\n");
+	ck_assert_int_eq(t->form, STATIC_MAPPING);
+	ck_assert_str_eq(lookup(t, K_ADDRNAME, "2001:db8:0::1"),
+	    "mx6.example.org");
+	ck_assert_str_eq(lookup(t, K_ADDRNAME, "::1"), "localhost");
+	static_table_free(t);
+
+	/* what is not an address still splits at ':' */
+	t = load("abc:def\nroot:gilles\nbad:cafe: x\n");
+	ck_assert_int_eq(t->form, STATIC_MAPPING);
+	ck_assert_str_eq(lookup(t, K_ALIAS, "abc"), "def");
+	ck_assert_str_eq(lookup(t, K_ALIAS, "bad"), "cafe: x");
+	static_table_free(t);
+
+	/* an address literal keeps its colons too */
+	t = load("gilles@[IPv6:2001:db8::1]\n@[192.0.2.1]\n");
+	ck_assert_int_eq(t->form, STATIC_LIST);
+	ck_assert_int_eq(check(t, K_MAILADDR, "Gilles@[IPv6:2001:db8::1]"), 1);
+	ck_assert_int_eq(check(t, K_MAILADDR, "eric@[IPv6:2001:db8::1]"), 0);
+	ck_assert_int_eq(check(t, K_MAILADDR, "eric@[192.0.2.1]"), 1);
+	static_table_free(t);
+
+	/* and a mistyped one is an error, not a key "2001" */
+	expect_error("192.0.2.1\n2001:db8::/129\n", 2,
+	    "bad CIDR \"2001:db8::/129\": prefix length must be 0 to 128");
+	expect_error("2001:db8::12345\n", 1,
+	    "bad address \"2001:db8::12345\": not an IPv6 address");
+}
+END_TEST
+
 START_TEST(test_source_fetch)
 {
 	struct static_table	*t;
@@ -581,6 +644,7 @@ main(void)
 	tcase_add_test(tc, test_services_by_form);
 	tcase_add_test(tc, test_domain);
 	tcase_add_test(tc, test_netaddr);
+	tcase_add_test(tc, test_bare_ipv6);
 	tcase_add_test(tc, test_source_fetch);
 	tcase_add_test(tc, test_addrname);
 	tcase_add_test(tc, test_mailaddr);

@@ -11,6 +11,8 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@ static int	static_parse_line(struct static_table *, char *, int,
 static int	static_marker(struct static_table *, const char *);
 static void	static_strip_comment(char *);
 static int	static_split(char *, char **, const char **);
+static size_t	static_bare_ipv6(const char *);
 static int	static_add(struct static_table *, const char *, const char *,
 		    int);
 
@@ -287,22 +290,28 @@ static_strip_comment(char *line)
 
 /*
  * Cut a line into key and value.  The key ends at a blank or ':' (an
- * IPv6 address in brackets keeps its colons); then come blanks, and a
- * ':' followed by a blank, as in "root: gilles", "root gilles" and
- * "root:gilles".  A value that starts with ':' after a blank stays
+ * IPv6 address in brackets keeps its colons, also in an address
+ * literal, and so does one without brackets); then come blanks, and a ':' followed by a blank, as in
+ * "root: gilles", "root gilles" and "root:gilles".  A value that starts with ':' after a blank stays
  * whole (":include:/path"), and so does a URL ("smtp://host").
  * *valuep is NULL on a line without value.
  */
 static int
 static_split(char *line, char **valuep, const char **why)
 {
-	char	*p = line;
+	char	*p = line, *bracket;
 
 	*valuep = NULL;
-	if (*p == '[' && (p = strchr(p, ']')) == NULL) {
-		*why = "'[' without ']' in key";
-		return -1;
-	}
+	/* Brackets keep their colons, at the start of the key or later:
+	 * "[2001:db8::1]", "gilles@[IPv6:2001:db8::1]". */
+	bracket = p + strcspn(p, "[: \t\r\v\f");
+	if (*bracket == '[') {
+		if ((p = strchr(bracket, ']')) == NULL) {
+			*why = "'[' without ']' in key";
+			return -1;
+		}
+	} else
+		p += static_bare_ipv6(p);
 	/* After "scheme://" (a relayhost list) ':' is part of the URL. */
 	for (; *p != '\0' && !isspace((unsigned char)*p); p++) {
 		if (*p != ':')
@@ -329,6 +338,37 @@ static_split(char *line, char **valuep, const char **why)
 	if (*p != '\0')
 		*valuep = p;
 	return 0;
+}
+
+/*
+ * The length of the first word of s when it is an IPv6 address or
+ * network written without brackets ("2001:db8::1", "::1/128", and
+ * "::1:" before a value), or one that only a typo keeps from being
+ * one ("2001:db8::/129"), so that the whole word is the key and the
+ * typo is reported; else 0.
+ */
+static size_t
+static_bare_ipv6(const char *s)
+{
+	struct static_net	 net;
+	char			 word[INET6_ADDRSTRLEN + 16];
+	const char		*why;
+	size_t			 len;
+	int			 r;
+
+	len = strcspn(s, " \t\r\v\f");
+	if (len == 0 || len >= sizeof(word) || memchr(s, ':', len) == NULL)
+		return 0;
+	memcpy(word, s, len);
+	word[len] = '\0';
+	if ((r = static_net_parse(word, &net, &why)) != 1 &&
+	    word[len - 1] == ':') {
+		/* "::1: localhost": that last ':' is the separator */
+		word[len - 1] = '\0';
+		if (static_net_parse(word, &net, &why) == 1)
+			return len - 1;
+	}
+	return r != 0 ? len : 0;
 }
 
 static int

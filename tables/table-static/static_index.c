@@ -272,7 +272,8 @@ static_net_parse(const char *text, struct static_net *net, const char **why)
 		    (slash == NULL || (*slash != '\0' &&
 		    strspn(slash, "0123456789") == strlen(slash)))) {
 			*why = slash ? "not an IPv4 or IPv6 network" :
-			    "not an IPv4 address";
+			    strchr(addr, ':') != NULL ?
+			    "not an IPv6 address" : "not an IPv4 address";
 			return -1;
 		}
 		return 0;
@@ -335,7 +336,8 @@ static_userinfo_valid(const char *value)
 
 /*
  * Text that can only be a mistyped address: digits and dots such as
- * "10.0.0.300", or before a '/' also hex digits and colons.
+ * "10.0.0.300", hex digits and colons with a "::" such as
+ * "2001:db8::12345", or before a '/' any hex digits and colons.
  */
 static int
 static_looks_numeric(const char *text, int with_prefix)
@@ -352,5 +354,6 @@ static_looks_numeric(const char *text, int with_prefix)
 	    strspn(text, "0123456789abcdefABCDEF:.") == len;
 	if (with_prefix)
 		return digits_dots || hex_colons;
-	return digits_dots && dots == 3;
+	return (digits_dots && dots == 3) ||
+	    (hex_colons && strstr(text, "::") != NULL);
 }

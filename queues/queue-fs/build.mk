@@ -6,7 +6,8 @@ QUEUE_FS_OBJS	 = queues/queue-fs/queue_fs.o queues/queue-fs/queue_fs_spool.o \
 		   queues/queue-fs/queue_fs_message.o \
 		   queues/queue-fs/queue_fs_envelope.o \
 		   queues/queue-fs/queue_fs_walk.o \
-		   queues/queue-fs/queue_fs_commit.o
+		   queues/queue-fs/queue_fs_commit.o \
+		   queues/queue-fs/queue_fs_purge.o
 
 queues/queue-fs/queue-fs: $(QUEUE_FS_OBJS) libsmtpd-api/queue_api.o $(LIBAPI)
 

@@ -5,8 +5,8 @@
  *
  * This file is main and the table of callbacks; the work is in
  * queue_fs_spool.c (layout, recovery), queue_fs_message.c,
- * queue_fs_envelope.c, queue_fs_walk.c and queue_fs_commit.c (group
- * commit).  Nothing here exits at run time: a failure is a logged
+ * queue_fs_envelope.c, queue_fs_walk.c, queue_fs_commit.c (group
+ * commit) and queue_fs_purge.c (removing deleted messages when idle).  Nothing here exits at run time: a failure is a logged
  * temporary failure the daemon retries.
  */
 #include <stdio.h>
@@ -73,7 +73,7 @@ queue_fs_init(const char *config)
 	if (spool == NULL)
 		spool = (config != NULL && *config != '\0') ? config :
 		    PATH_SPOOL;
-	if (queue_fs_spool_open(spool) == -1)
+	if (queue_fs_spool_open(spool) == -1 || queue_fs_purge_init() == -1)
 		return -1;
 	log_debug("queue-fs: serving spool %s", spool);
 	return 0;
@@ -94,6 +94,8 @@ queue_fs_report(struct queue_api_stats *s)
 	queue_api_stats_add(s, "commit.rounds", st->commit_rounds);
 	queue_api_stats_add(s, "syncs", st->syncs);
 	queue_api_stats_add(s, "tempfail", st->temporary_failures);
+	queue_api_stats_add(s, "purge.backlog", st->purge_backlog);
+	queue_api_stats_add(s, "purge.removed", st->purge_removed);
 }
 
 static void

@@ -24,6 +24,8 @@ struct queue_fs_stats {
 	uint64_t	 commit_rounds;		/* batches of group commit */
 	uint64_t	 syncs;			/* sync system calls */
 	uint64_t	 temporary_failures;
+	uint64_t	 purge_backlog;		/* entries of purge/ to remove */
+	uint64_t	 purge_removed;		/* entries of purge/ removed */
 };
 
 extern struct queue_fs_stats	 queue_fs_stats;
@@ -49,7 +51,7 @@ int	 queue_fs_message_create(uint32_t *, int *);
 int	 queue_fs_message_delete(uint32_t);
 int	 queue_fs_message_fd_r(uint32_t, int *);
 int	 queue_fs_message_corrupt(uint32_t);
-int	 queue_fs_message_purge(const char *, uint32_t);
+int	 queue_fs_message_purge(const char *, uint32_t, uint64_t, int);
 
 /* queue_fs_envelope.c */
 int	 queue_fs_envelope_create(uint32_t, const void *, size_t,
@@ -62,6 +64,11 @@ int	 queue_fs_envelope_read(const char *, void *, size_t, size_t *);
 /* queue_fs_walk.c */
 struct queue_api_walk;
 int	 queue_fs_walk(uint64_t, struct queue_api_walk *);
+
+/* queue_fs_purge.c: removal of deleted messages when idle */
+int	 queue_fs_purge_init(void);
+void	 queue_fs_purge_path(char *, uint32_t);
+void	 queue_fs_purge_add(const char *, uint64_t, int);
 
 /* queue_fs_commit.c: group commit */
 int	 queue_fs_message_commit(uint32_t);

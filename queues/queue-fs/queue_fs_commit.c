@@ -49,11 +49,13 @@ static int	batch_add(enum batch_kind, uint32_t, uint64_t, const char *);
 static void	batch_flush(evutil_socket_t, short, void *);
 static void	batch_rename(struct batch_op *);
 static void	batch_undo(struct batch_op *);
+static int	bucket_make(uint32_t, int);
 
 static struct batch_op	*batch;
 static size_t		 batch_count;
 static size_t		 batch_cap;
 static struct event	*batch_ev;
+static unsigned char	 bucket_made[256 / 8];	/* buckets known to exist */
 
 int
 queue_fs_message_commit(uint32_t msgid)
@@ -175,20 +177,28 @@ batch_rename(struct batch_op *op)
 {
 	char		 src[QUEUE_FS_PATH_MAX], dst[QUEUE_FS_PATH_MAX];
 	struct stat	 sb;
+	int		 r;
 
 	if (op->kind == BATCH_COMMIT) {
-		queue_fs_path_bucket(dst, op->msgid);
-		if (mkdir(dst, 0700) == -1 && errno != EEXIST) {
-			op->result = queue_fs_fail(dst, "mkdir");
-			return;
-		}
 		queue_fs_path_incoming(src, op->msgid);
 		queue_fs_path_committed(dst, op->msgid);
-		if (rename(src, dst) == -1) {
-			/* Deleted while its commit waited: not found. */
-			op->result = errno == ENOENT ? 0 :
-			    queue_fs_fail(src, "rename");
+		if (bucket_make(op->msgid, 0) == -1) {
+			op->result = -1;
 			return;
+		}
+		if (rename(src, dst) == -1) {
+			/* The bucket may have been removed behind our back. */
+			r = errno == ENOENT ? bucket_make(op->msgid, 1) : 0;
+			if (r == -1) {
+				op->result = -1;
+				return;
+			}
+			if (r == 0 || rename(src, dst) == -1) {
+				/* Deleted while its commit waited: not found. */
+				op->result = errno == ENOENT ? 0 :
+				    queue_fs_fail(src, "rename");
+				return;
+			}
 		}
 	} else {
 		queue_fs_path_committed(src, op->msgid);
@@ -208,6 +218,34 @@ batch_rename(struct batch_op *op)
 	}
 	op->renamed = 1;
 	op->result = 1;
+}
+
+/*
+ * The bucket directory of msgid, made once per run rather than tried
+ * at every commit.  With again, after a rename failed with ENOENT: the
+ * bucket may have been removed behind our back; 1 when it was made
+ * anew (the rename is worth trying again), 0 when it was there.
+ */
+static int
+bucket_make(uint32_t msgid, int again)
+{
+	char		 dir[QUEUE_FS_PATH_MAX];
+	unsigned int	 b = msgid >> 24;
+	int		 saved = errno;
+
+	if (!again && (bucket_made[b / 8] & (1U << (b % 8))))
+		return 0;
+	queue_fs_path_bucket(dir, msgid);
+	if (mkdir(dir, 0700) == -1) {
+		if (errno != EEXIST)
+			return queue_fs_fail(dir, "mkdir");
+		bucket_made[b / 8] |= 1U << (b % 8);
+		errno = saved;
+		return 0;
+	}
+	bucket_made[b / 8] |= 1U << (b % 8);
+	errno = saved;
+	return 1;
 }
 
 /* Best effort: a message put back in incoming/ goes at next start-up. */

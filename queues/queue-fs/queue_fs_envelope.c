@@ -24,11 +24,16 @@
 
 #define CREATE_TRIES	100	/* random evpids tried before giving up */
 
+/* What envelopes_left() finds. */
+#define ENVELOPE_ABSENT	0
+#define ENVELOPE_ALONE	1
+#define ENVELOPE_OTHERS	2
+
 static int	envelope_message(uint32_t, char *, int *);
 static void	envelope_path(char *, const char *, uint64_t);
 static int	envelope_create_committed(const char *, const char *,
 		    const void *, size_t, uint64_t);
-static int	envelopes_left(const char *);
+static int	envelopes_left(const char *, uint64_t);
 
 int
 queue_fs_envelope_create(uint32_t msgid, const void *text, size_t len,
@@ -149,14 +154,28 @@ queue_fs_envelope_delete(uint64_t evpid)
 	/* Deleting is idempotent: a message already gone is not found. */
 	if ((r = queue_fs_locate(msgid, dir, &committed)) != 1)
 		return r;
+	/*
+	 * The last envelope of a committed message goes with it, in one
+	 * rename into purge/: its file is removed later, when idle.
+	 * Before the commit the daemon may still add envelopes.
+	 */
+	if (committed) {
+		if ((r = envelopes_left(dir, evpid)) == -1)
+			return -1;
+		if (r == ENVELOPE_ABSENT)
+			return 0;
+		if (r == ENVELOPE_ALONE) {
+			if (queue_fs_message_purge(dir, msgid, evpid, 0) == -1)
+				return -1;
+			queue_fs_stats.envelopes_deleted++;
+			queue_fs_stats.messages_deleted++;
+			return 1;
+		}
+	}
 	envelope_path(path, dir, evpid);
 	if (unlink(path) == -1)
 		return errno == ENOENT ? 0 : queue_fs_fail(path, "unlink");
 	queue_fs_stats.envelopes_deleted++;
-	/* Before the commit the daemon may still add envelopes. */
-	if (committed && envelopes_left(dir) == 0 &&
-	    queue_fs_message_purge(dir, msgid) == 0)
-		queue_fs_stats.messages_deleted++;
 	return 1;
 }
 
@@ -217,25 +236,37 @@ envelope_create_committed(const char *dir, const char *path, const void *text,
 	return 0;
 }
 
-/* 1 if the envelopes directory holds anything, 0 if empty, -1 error. */
+/*
+ * What the envelopes directory holds besides evpid's file: whether that
+ * file is there and alone (ENVELOPE_ALONE), there with others
+ * (ENVELOPE_OTHERS) or missing (ENVELOPE_ABSENT); -1 (logged) when the
+ * directory cannot be read.
+ */
 static int
-envelopes_left(const char *dir)
+envelopes_left(const char *dir, uint64_t evpid)
 {
-	char		 path[QUEUE_FS_PATH_MAX];
+	char		 path[QUEUE_FS_PATH_MAX], name[32];
 	struct dirent	*de;
 	DIR		*d;
-	int		 left = 0;
+	int		 found = 0, others = 0;
 
+	snprintf(name, sizeof(name), "%016" PRIx64, evpid);
 	queue_fs_pathf(path, "%s/envelopes", dir);
 	if ((d = opendir(path)) == NULL)
 		return queue_fs_fail(path, "opendir");
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0) {
-			left = 1;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strcmp(de->d_name, name) == 0)
+			found = 1;
+		else
+			others = 1;
+		if (found && others)
 			break;
-		}
 	}
 	closedir(d);
-	return left;
+	if (!found)
+		return ENVELOPE_ABSENT;
+	return others ? ENVELOPE_OTHERS : ENVELOPE_ALONE;
 }

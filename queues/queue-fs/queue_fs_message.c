@@ -4,8 +4,9 @@
  * A message is built in incoming/<msgid>/ (the body in "message", the
  * envelopes in "envelopes/") and committed by renaming that directory
  * to queue/<bucket>/<msgid>/ (queue_fs_commit.c).  Deleting renames the
- * directory into purge/ first, so that a crash in the middle never
- * leaves a half-deleted message in the queue.
+ * directory into purge/, so that a crash in the middle never leaves a
+ * half-deleted message in the queue, and removes its files later
+ * (queue_fs_purge.c).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -98,23 +99,29 @@ queue_fs_message_delete(uint32_t msgid)
 
 	if ((r = queue_fs_locate(msgid, dir, &committed)) != 1)
 		return r;
-	if (queue_fs_message_purge(dir, msgid) == -1)
+	/* Its envelopes are not known here: the purge lists them. */
+	if (queue_fs_message_purge(dir, msgid, 0, 1) == -1)
 		return -1;
 	queue_fs_stats.messages_deleted++;
 	return 1;
 }
 
-/* One rename takes it out of the queue; the rest is housekeeping. */
+/*
+ * One rename takes it out of the queue, and the delete is answered;
+ * the files are removed later, when the loop is idle
+ * (queue_fs_purge.c).  evpid is the one envelope known to be left in
+ * it, or 0; scan says the envelopes are not known.
+ */
 int
-queue_fs_message_purge(const char *dir, uint32_t msgid)
+queue_fs_message_purge(const char *dir, uint32_t msgid, uint64_t evpid,
+    int scan)
 {
 	char	 purge[QUEUE_FS_PATH_MAX];
 
-	queue_fs_pathf(purge, "purge/%08x", msgid);
+	queue_fs_purge_path(purge, msgid);
 	if (rename(dir, purge) == -1)
 		return queue_fs_fail(dir, "rename to purge/");
-	/* A failure here leaves it for the next start-up: not an error. */
-	queue_fs_remove(purge);
+	queue_fs_purge_add(purge, evpid, scan);
 	return 0;
 }
 

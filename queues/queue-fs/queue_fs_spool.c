@@ -41,6 +41,7 @@ static const char *const spool_dirs[] = {
 
 static char	 spool_path[PATH_MAX];
 static int	 spool_lock = -1;
+static int	 spool_fd = -1;
 static uint64_t	 tmp_serial;
 
 struct queue_fs_stats	 queue_fs_stats;
@@ -63,6 +64,11 @@ queue_fs_spool_open(const char *path)
 		return -1;
 	}
 	if (chdir(path) == -1) {
+		log_warn("%s", path);
+		return -1;
+	}
+	/* Kept open for syncfs(2): two syncs a batch, no open for each. */
+	if ((spool_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		log_warn("%s", path);
 		return -1;
 	}
@@ -245,15 +251,12 @@ fail:
 int
 queue_fs_sync(void)
 {
-	int	 fd, r;
+	int	 r;
 
-	if ((fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return queue_fs_fail(".", "open");
 	queue_fs_stats.syncs++;
-	r = syncfs(fd);
+	r = syncfs(spool_fd);
 	if (r == -1)
 		queue_fs_fail(".", "syncfs");
-	close(fd);
 	return r;
 }
 
@@ -281,11 +284,18 @@ queue_fs_remove(const char *path)
 	return 0;
 }
 
+/* nftw has told what each entry is: no call made in vain. */
 static int
 queue_fs_remove_entry(const char *path, const struct stat *sb, int flag,
     struct FTW *ftw)
 {
-	if (remove(path) == -1 && errno != ENOENT)
+	int	 r;
+
+	if (flag == FTW_DP || flag == FTW_D || flag == FTW_DNR)
+		r = rmdir(path);
+	else
+		r = unlink(path);
+	if (r == -1 && errno != ENOENT)
 		return -1;
 	return 0;
 }

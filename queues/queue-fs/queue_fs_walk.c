@@ -86,7 +86,7 @@ walk_message(uint32_t msgid, uint64_t cursor, struct queue_api_walk *w,
 	if (total == 0) {
 		log_info("%s/%s: message without envelopes removed",
 		    queue_fs_spool(), dir);
-		if (queue_fs_message_purge(dir, msgid) == 0)
+		if (queue_fs_message_purge(dir, msgid, 0, 0) == 0)
 			queue_fs_stats.messages_deleted++;
 	}
 	for (i = 0; i < evps.count; i++) {
